@@ -1,0 +1,1 @@
+"""Accounts: users, devices, access and refresh tokens, user-interactive auth, login, registration, profiles."""

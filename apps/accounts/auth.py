@@ -1,0 +1,81 @@
+"""Access-token authentication: a request's token -> `Requester`, or the spec's 401 errors.
+
+Tokens come from `Authorization: Bearer` or, deprecated but still used by clients, `?access_token=`.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+
+from apps.core.errors import Codes, MatrixError, missing_token, unknown_token
+
+from . import stores
+from .models import AccessToken, Device, User
+from .tokens import checksum_ok, token_hash
+
+
+@dataclass
+class Requester:
+    user: User
+    device: Device | None
+    access_token: AccessToken
+    is_guest: bool
+
+    @property
+    def user_id(self) -> str:
+        return self.user.user_id
+
+    @property
+    def device_id(self) -> str | None:
+        return self.device.device_id if self.device else None
+
+
+def extract_token(request: HttpRequest) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise MatrixError(Codes.MISSING_TOKEN, "Invalid Authorization header", 401)
+        return value.strip()
+    return request.GET.get("access_token") or None
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def authenticate(request: HttpRequest, *, allow_guest: bool = False, allow_deactivated: bool = False) -> Requester:
+    token = extract_token(request)
+    if token is None:
+        raise missing_token()
+    return authenticate_token(token, request, allow_guest=allow_guest, allow_deactivated=allow_deactivated)
+
+
+def authenticate_token(token: str, request: HttpRequest | None = None, *, allow_guest: bool = False,
+                       allow_deactivated: bool = False) -> Requester:
+    if not checksum_ok(token):
+        raise unknown_token()
+    row = stores.access_token_by_hash(token_hash(token))
+    if row is None:
+        raise unknown_token()
+    if row.valid_until_ms is not None and row.valid_until_ms < now_ms():
+        # Spec: an expired token that can be refreshed is a soft logout.
+        raise unknown_token(soft_logout=True)
+    user = row.user
+    if user.deactivated and not allow_deactivated:
+        raise unknown_token()
+    if user.is_guest and not allow_guest:
+        raise MatrixError(Codes.GUEST_ACCESS_FORBIDDEN, "Guest access not allowed", 403)
+    if row.refresh_token_id is not None and not row.used:
+        stores.mark_access_token_used(row)
+    if request is not None and row.device is not None:
+        stores.touch_device(row.device, request)
+    return Requester(user=user, device=row.device, access_token=row, is_guest=user.is_guest)
+
+
+def optional_requester(request: HttpRequest, **kwargs) -> Requester | None:
+    if extract_token(request) is None:
+        return None
+    return authenticate(request, **kwargs)

@@ -1,0 +1,2 @@
+"""Routing-table rows of this app (see hsproject/routing.py)."""
+ROUTES: list = []

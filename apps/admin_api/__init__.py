@@ -1,0 +1,1 @@
+"""Admin: the Synapse-compatible /_synapse/admin API and the Django admin registrations."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AdminApiConfig(AppConfig):
+    name = "apps.admin_api"
+    label = "admin_api"

@@ -1,0 +1,113 @@
+"""HTTP middleware for every Matrix endpoint: request ids, CORS, body size limit and error rendering.
+
+Error rendering lives here and only here: views and handlers raise `MatrixError`; anything else that
+escapes on a Matrix path is a 500 `M_UNKNOWN`, logged with the request id.
+"""
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from hsproject import instance
+
+from . import request_ids
+from .errors import Codes, InteractiveAuthRequired, MatrixError
+
+logger = logging.getLogger("hsproject.request")
+
+# Paths whose errors are rendered as Matrix errors (everything but the Django admin and static files).
+MATRIX_PREFIXES = ("/_matrix/", "/_synapse/", "/.well-known/matrix/", "/_hs/", "/health")
+
+# https://spec.matrix.org/latest/client-server-api/#web-browser-clients
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, HEAD, POST, PUT, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "X-Requested-With, Content-Type, Authorization",
+    "Access-Control-Expose-Headers": "Retry-After",
+}
+
+
+def is_matrix_path(path: str) -> bool:
+    return path.startswith(MATRIX_PREFIXES)
+
+
+def error_response(err: MatrixError) -> JsonResponse:
+    resp = JsonResponse(err.body(), status=err.status)
+    for k, v in err.headers.items():
+        resp[k] = v
+    return resp
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.request_id = request_ids.new_request_id(request.method or "-")
+        try:
+            response = self.get_response(request)
+            logger.info("%s %s %s %s", instance.name(), request.method, request.path, response.status_code)
+            response["X-Request-Id"] = request.request_id
+            return response
+        finally:
+            request_ids.clear()
+
+
+class CorsMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not is_matrix_path(request.path):
+            return self.get_response(request)
+        if request.method == "OPTIONS":
+            # Pre-flight: answer at once, whatever the path, without authentication.
+            response = JsonResponse({})
+        else:
+            response = self.get_response(request)
+        for k, v in CORS_HEADERS.items():
+            response[k] = v
+        return response
+
+
+class BodySizeLimitMiddleware:
+    """Refuses a declared body over the limit before reading it; Django's own limit covers the rest."""
+
+    def __init__(self, get_response):
+        from django.conf import settings
+
+        self.get_response = get_response
+        self.limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        length = request.META.get("CONTENT_LENGTH")
+        if length and is_matrix_path(request.path) and not request.path.startswith("/_matrix/media/"):
+            try:
+                too_big = int(length) > self.limit
+            except ValueError:
+                return error_response(MatrixError(Codes.BAD_JSON, "Invalid Content-Length", 400))
+            if too_big:
+                return error_response(MatrixError(Codes.TOO_LARGE, f"Request body is larger than {self.limit} bytes", 413))
+        return self.get_response(request)
+
+
+class MatrixErrorMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        if not is_matrix_path(request.path):
+            return None
+        if isinstance(exc, MatrixError):
+            return error_response(exc)
+        if isinstance(exc, InteractiveAuthRequired):
+            return JsonResponse(exc.body, status=401)
+        if isinstance(exc, RequestDataTooBig):
+            return error_response(MatrixError(Codes.TOO_LARGE, "Request body is too large", 413))
+        logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return error_response(MatrixError(Codes.UNKNOWN, "Internal server error", 500))

@@ -1,0 +1,1 @@
+"""Discovery: what this server is and supports: /versions, /capabilities, .well-known, /health."""

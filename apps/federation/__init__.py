@@ -1,0 +1,1 @@
+"""Federation: server signing keys, key publication, the server-server API."""

@@ -1,0 +1,4 @@
+"""The hsproject Django project package: wiring only. Exposes the Celery app as `hsproject.celery_app`."""
+from .celery import app as celery_app
+
+__all__ = ("celery_app",)

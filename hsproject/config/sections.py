@@ -1,0 +1,336 @@
+"""The typed homeserver configuration: one frozen dataclass per section, Synapse's key names.
+
+`build(raw, embedded=...)` turns the merged YAML (shared file + worker file) into a `HomeserverConfig`
+or raises `ConfigError` naming the key. Nothing here touches Django: settings read the result.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .fields import Reader, check_each
+from .workers import WorkerTopology, build_topology
+
+# https://spec.matrix.org/latest/appendices/#server-name
+SERVER_NAME_RE = re.compile(
+    r"(?:\[[0-9A-Fa-f:.]{2,45}\]|[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[A-Za-z0-9\-.]{1,255})(?::[0-9]{1,5})?"
+)
+
+DEFAULT_IP_RANGE_BLACKLIST = (
+    "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+    "192.0.0.0/24", "169.254.0.0/16", "192.88.99.0/24", "198.18.0.0/15", "192.0.2.0/24",
+    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "0.0.0.0/8", "255.255.255.255/32",
+    "::1/128", "fe80::/10", "fc00::/7", "2001:db8::/32", "ff00::/8", "fec0::/10", "::/128",
+)
+
+LISTENER_RESOURCES = {"client", "federation", "keys", "media", "replication", "health", "metrics",
+                      "openid", "static"}
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    per_second: float
+    burst_count: int
+
+
+@dataclass(frozen=True)
+class Listener:
+    port: int
+    bind_addresses: tuple[str, ...]
+    type: str
+    tls: bool
+    x_forwarded: bool
+    resources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    engine: str  # "sqlite" or "postgresql"
+    name: str
+    user: str | None = None
+    password: str | None = None
+    host: str | None = None
+    port: int | None = None
+    cp_max: int = 10
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    enabled: bool = False
+    host: str = "localhost"
+    port: int = 6379
+    password: str | None = None
+    dbid: int = 0
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/{self.dbid}"
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    enabled: bool = False
+    minimum_length: int = 0
+    require_digit: bool = False
+    require_symbol: bool = False
+    require_lowercase: bool = False
+    require_uppercase: bool = False
+
+
+@dataclass(frozen=True)
+class HomeserverConfig:
+    server_name: str
+    public_baseurl: str
+    data_directory: Path
+    embedded: bool
+    database: DatabaseConfig
+    redis: RedisConfig
+    listeners: tuple[Listener, ...]
+    signing_key_path: Path
+    secret_key: str | None
+    media_store_path: Path
+    serve_server_wellknown: bool
+    default_room_version: str
+    enable_registration: bool
+    enable_registration_without_verification: bool
+    registration_requires_token: bool
+    registration_shared_secret: str | None
+    allow_guest_access: bool
+    password_enabled: bool
+    password_policy: PasswordPolicy
+    rc_login_address: RateLimit
+    rc_login_account: RateLimit
+    rc_login_failed_attempts: RateLimit
+    rc_registration: RateLimit
+    refreshable_access_token_lifetime_ms: int | None
+    refresh_token_lifetime_ms: int | None
+    nonrefreshable_access_token_lifetime_ms: int | None
+    session_lifetime_ms: int | None
+    max_upload_size: int
+    max_request_body_size: int
+    ip_range_blacklist: tuple[str, ...]
+    ip_range_whitelist: tuple[str, ...]
+    federation_domain_whitelist: tuple[str, ...] | None
+    admin_contact: str | None
+    require_auth_for_profile_requests: bool
+    presence_enabled: bool
+    enable_metrics: bool
+    log_config: Path | None
+    log_level: str
+    app_service_config_files: tuple[str, ...]
+    workers: WorkerTopology
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> "HomeserverConfig":
+        return replace(self, **changes)
+
+    @property
+    def is_main(self) -> bool:
+        return self.workers.instance_name == "main"
+
+
+def _rate_limit(r: Reader, name: str, per_second: float, burst: int) -> RateLimit:
+    s = r.section(name)
+    limit = RateLimit(s.number("per_second", per_second), s.int("burst_count", burst, minimum=1))
+    s.finish()
+    return limit
+
+
+def _database(r: Reader, data_directory: Path) -> DatabaseConfig:
+    s = r.section("database")
+    name = s.str("name", "sqlite3", choices=("sqlite3", "psycopg2", "psycopg"))
+    args = s.section("args")
+    s.int("txn_limit", 0, minimum=0)
+    s.bool("allow_unsafe_locale", False)
+    s.finish()
+    if name == "sqlite3":
+        db = DatabaseConfig("sqlite", args.str("database", str(data_directory / "homeserver.db")))
+        args.finish()
+        return db
+    db = DatabaseConfig(
+        "postgresql",
+        name=args.str("database", None) or args.str("dbname", "synapse"),
+        user=args.str("user", None),
+        password=args.str("password", None),
+        host=args.str("host", None),
+        port=args.int("port", None, minimum=1),
+        cp_max=args.int("cp_max", 10, minimum=1),
+    )
+    args.int("cp_min", 5, minimum=0)
+    args.raw_value("keepalives_idle")
+    args.raw_value("keepalives_interval")
+    args.raw_value("keepalives_count")
+    args.finish()
+    return db
+
+
+def _listener(key: str, raw: Any) -> Listener:
+    r = Reader(raw, key)
+    port = r.int("port", None, minimum=0)
+    path = r.str("path", None)
+    if port is None and path is None:
+        raise ConfigError(r.key("port"), "a listener needs a port (or a unix socket path)")
+    addrs = r.str_list("bind_addresses", [])
+    single = r.str("bind_address", None)
+    if single:
+        addrs.append(single)
+    for i, a in enumerate(addrs):
+        try:
+            ipaddress.ip_address(a)
+        except ValueError:
+            raise ConfigError(f"{key}.bind_addresses[{i}]", f"{a!r} is not an IP address") from None
+    ltype = r.str("type", "http", choices=("http", "metrics", "manhole"))
+    tls = r.bool("tls", False)
+    xf = r.bool("x_forwarded", False)
+    names: list[str] = []
+    res = r.raw_value("resources", [])
+    if not isinstance(res, list):
+        raise ConfigError(r.key("resources"), "must be a list of {names: [...]} mappings")
+    for i, entry in enumerate(res):
+        er = Reader(entry, f"{key}.resources[{i}]")
+        for n in er.str_list("names", []):
+            if n not in LISTENER_RESOURCES:
+                raise ConfigError(er.key("names"), f"unknown resource {n!r}; known: {', '.join(sorted(LISTENER_RESOURCES))}")
+            names.append(n)
+        er.bool("compress", False)
+        er.finish()
+    r.str("tag", None)
+    r.finish()
+    return Listener(port or 0, tuple(addrs) or ("127.0.0.1",), ltype, tls, xf, tuple(names))
+
+
+def _cidrs(key: str, values: list[str]) -> tuple[str, ...]:
+    def check(k: str, v: str) -> str:
+        try:
+            ipaddress.ip_network(v, strict=False)
+        except ValueError:
+            raise ConfigError(k, f"{v!r} is not an IP range in CIDR notation") from None
+        return v
+    return tuple(check_each(key, values, check))
+
+
+def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfig:
+    r = Reader(raw)
+    server_name = r.str("server_name", "localhost:8008" if embedded else None)
+    if not server_name:
+        raise ConfigError("server_name", "is required")
+    if not SERVER_NAME_RE.fullmatch(server_name):
+        raise ConfigError("server_name", f"{server_name!r} is not a valid Matrix server name")
+    data_dir_raw = r.str("data_directory", None)
+    if data_dir_raw:
+        data_directory = Path(data_dir_raw)
+    public_baseurl = r.str("public_baseurl", None, pattern=r"https?://[^\s]+")
+    if public_baseurl is None:
+        public_baseurl = f"http://{server_name}/" if embedded else f"https://{server_name}/"
+    if not public_baseurl.endswith("/"):
+        public_baseurl += "/"
+
+    database = _database(r, data_directory)
+    rs = r.section("redis")
+    redis = RedisConfig(rs.bool("enabled", False), rs.str("host", "localhost"), rs.int("port", 6379, minimum=1),
+                        rs.str("password", None), rs.int("dbid", 0, minimum=0))
+    rs.finish()
+
+    raw_listeners = r.raw_value("listeners", None)
+    if raw_listeners is None:
+        raw_listeners = [{"port": 8008, "bind_addresses": ["127.0.0.1"], "type": "http",
+                          "x_forwarded": False, "resources": [{"names": ["client", "federation"]}]}]
+    if not isinstance(raw_listeners, list):
+        raise ConfigError("listeners", "must be a list of listeners")
+    listeners = tuple(check_each("listeners", raw_listeners, _listener))
+
+    signing_key_path = Path(r.str("signing_key_path", None) or data_directory / f"{server_name.replace(':', '_')}.signing.key")
+    secret_key = r.str("form_secret", None) or r.str("macaroon_secret_key", None)
+    media_store_path = Path(r.str("media_store_path", None) or data_directory / "media_store")
+
+    pc = r.section("password_config")
+    password_enabled = pc.bool("enabled", True)
+    pp = pc.section("policy")
+    policy = PasswordPolicy(pp.bool("enabled", False), pp.int("minimum_length", 0, minimum=0),
+                            pp.bool("require_digit", False), pp.bool("require_symbol", False),
+                            pp.bool("require_lowercase", False), pp.bool("require_uppercase", False))
+    pp.finish()
+    pc.str("pepper", None)
+    pc.bool("localdb_enabled", True)
+    pc.finish()
+
+    rl = r.section("rc_login")
+    rc_login_address = _rate_limit(rl, "address", 0.003, 5)
+    rc_login_account = _rate_limit(rl, "account", 0.003, 5)
+    rc_login_failed = _rate_limit(rl, "failed_attempts", 0.17, 3)
+    rl.finish()
+    rc_registration = _rate_limit(r, "rc_registration", 0.17, 3)
+
+    log_config = r.str("log_config", None)
+    level = r.str("log_level", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+
+    asfiles = r.str_list("app_service_config_files", [])
+    fed_whitelist = r.raw_value("federation_domain_whitelist", None)
+    if fed_whitelist is not None:
+        fed_whitelist = tuple(r.str_list("federation_domain_whitelist"))
+
+    presence = r.section("presence")
+    presence_enabled = presence.bool("enabled", True)
+    presence.finish()
+
+    workers = build_topology(r)
+
+    cfg = HomeserverConfig(
+        server_name=server_name,
+        public_baseurl=public_baseurl,
+        data_directory=data_directory,
+        embedded=embedded,
+        database=database,
+        redis=redis,
+        listeners=listeners,
+        signing_key_path=signing_key_path,
+        secret_key=secret_key,
+        media_store_path=media_store_path,
+        serve_server_wellknown=r.bool("serve_server_wellknown", False),
+        default_room_version=r.str("default_room_version", "12", pattern=r"[0-9a-z.\-]{1,32}"),
+        # The embedded default is a loopback-only developer server: registration is open there so
+        # a client can be tried at once; with a config file it is off unless asked for (as Synapse).
+        enable_registration=r.bool("enable_registration", embedded),
+        enable_registration_without_verification=r.bool("enable_registration_without_verification", embedded),
+        registration_requires_token=r.bool("registration_requires_token", False),
+        registration_shared_secret=r.str("registration_shared_secret", None),
+        allow_guest_access=r.bool("allow_guest_access", False),
+        password_enabled=password_enabled,
+        password_policy=policy,
+        rc_login_address=rc_login_address,
+        rc_login_account=rc_login_account,
+        rc_login_failed_attempts=rc_login_failed,
+        rc_registration=rc_registration,
+        refreshable_access_token_lifetime_ms=r.duration_ms("refreshable_access_token_lifetime", "5m"),
+        refresh_token_lifetime_ms=r.duration_ms("refresh_token_lifetime", None),
+        nonrefreshable_access_token_lifetime_ms=r.duration_ms("nonrefreshable_access_token_lifetime", None),
+        session_lifetime_ms=r.duration_ms("session_lifetime", None),
+        max_upload_size=r.size("max_upload_size", "50M"),
+        max_request_body_size=r.size("max_request_body_size", "2M"),
+        ip_range_blacklist=_cidrs("ip_range_blacklist", r.str_list("ip_range_blacklist", list(DEFAULT_IP_RANGE_BLACKLIST))),
+        ip_range_whitelist=_cidrs("ip_range_whitelist", r.str_list("ip_range_whitelist", [])),
+        federation_domain_whitelist=fed_whitelist,
+        admin_contact=r.str("admin_contact", None),
+        require_auth_for_profile_requests=r.bool("require_auth_for_profile_requests", False),
+        presence_enabled=presence_enabled,
+        enable_metrics=r.bool("enable_metrics", False),
+        log_config=Path(log_config) if log_config else None,
+        log_level=level,
+        app_service_config_files=tuple(asfiles),
+        workers=workers,
+    )
+    if cfg.registration_requires_token is False and cfg.enable_registration and not (
+        cfg.enable_registration_without_verification
+    ):
+        raise ConfigError(
+            "enable_registration",
+            "open registration without email or token verification invites spam; set "
+            "enable_registration_without_verification: true or registration_requires_token: true",
+        )
+    r.finish()
+    return cfg

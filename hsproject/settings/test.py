@@ -1,0 +1,52 @@
+"""Settings of the test tiers.
+
+`HS_TEST_TIER=fast` (default): SQLite and in-process cache, replication and tasks.
+`HS_TEST_TIER=services`: the same tests against PostgreSQL (`HS_TEST_PG_*`) and Redis (`HS_TEST_REDIS_*`).
+Outbound requests may only go to loopback (see `apps.core.outbound`), so no test reaches another host.
+"""
+import os
+import tempfile
+from pathlib import Path
+
+from hsproject.config import load_from_files
+from hsproject.config.sections import build
+
+from .base import django_settings
+
+TIER = os.environ.get("HS_TEST_TIER", "fast")
+_data = Path(tempfile.mkdtemp(prefix="hs-test-"))
+
+_raw = {
+    "server_name": "test.local",
+    "public_baseurl": "http://test.local/",
+    "form_secret": "test-secret-not-for-production",
+    "enable_registration": True,
+    "enable_registration_without_verification": True,
+    "registration_shared_secret": "shared-secret-for-tests",
+    "signing_key_path": str(_data / "test.signing.key"),
+    # Loopback only: a test must never contact another host.
+    "ip_range_blacklist": ["0.0.0.0/0", "::/0"],
+    "ip_range_whitelist": ["127.0.0.0/8", "::1/128"],
+    "rc_login": {"address": {"per_second": 1000, "burst_count": 1000},
+                 "account": {"per_second": 1000, "burst_count": 1000},
+                 "failed_attempts": {"per_second": 1000, "burst_count": 1000}},
+    "rc_registration": {"per_second": 1000, "burst_count": 1000},
+}
+if TIER == "services":
+    _raw["database"] = {"name": "psycopg2", "args": {
+        "database": os.environ.get("HS_TEST_PG_DB", "hsproject_test"),
+        "user": os.environ.get("HS_TEST_PG_USER", "postgres"),
+        "host": os.environ.get("HS_TEST_PG_HOST", "127.0.0.1"),
+        "port": int(os.environ.get("HS_TEST_PG_PORT", "5432")),
+    }}
+    _raw["redis"] = {"enabled": True, "host": os.environ.get("HS_TEST_REDIS_HOST", "127.0.0.1"),
+                     "port": int(os.environ.get("HS_TEST_REDIS_PORT", "6379")),
+                     "dbid": int(os.environ.get("HS_TEST_REDIS_DB", "5"))}
+else:
+    _raw["database"] = {"name": "sqlite3", "args": {"database": str(_data / "test.db")}}
+
+HS = build(_raw, embedded=False, data_directory=_data)
+globals().update(django_settings(HS))
+CELERY_TASK_ALWAYS_EAGER = True
+LOGGING["root"]["level"] = "WARNING"  # noqa: F821 - defined by django_settings
+del load_from_files

@@ -1,0 +1,103 @@
+"""Shared fixtures: a JSON client speaking the Matrix API through Django's test client, and helpers to
+register users. Both tiers run these same tests (HS_TEST_TIER=fast|services)."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+TIER = os.environ.get("HS_TEST_TIER", "fast")
+
+
+def pytest_report_header(config):
+    return f"hsproject test tier: {TIER}"
+
+
+class MatrixClient:
+    """A client as a Matrix client library would be: JSON bodies, bearer tokens, parsed responses."""
+
+    def __init__(self):
+        self.http = Client()
+        self.token: str | None = None
+        self.user_id: str | None = None
+        self.device_id: str | None = None
+
+    def request(self, method: str, path: str, body: Any = None, *, token: str | None = "default",
+                raw: bytes | None = None, content_type: str = "application/json", headers: dict | None = None):
+        if token == "default":
+            token = self.token
+        extra = {}
+        if token:
+            extra["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        for k, v in (headers or {}).items():
+            extra["HTTP_" + k.upper().replace("-", "_")] = v
+        data = raw if raw is not None else (json.dumps(body) if body is not None else "")
+        resp = self.http.generic(method, path, data=data, content_type=content_type, **extra)
+        try:
+            resp.json_body = json.loads(resp.content) if resp.content else None
+        except ValueError:
+            resp.json_body = None
+        return resp
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body if body is not None else {}, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body if body is not None else {}, **kw)
+
+    def delete(self, path, body=None, **kw):
+        return self.request("DELETE", path, body, **kw)
+
+    def register(self, localpart: str, password: str = "correct horse battery", **extra) -> dict:
+        body = {"username": localpart, "password": password, "auth": {"type": "m.login.dummy"}, **extra}
+        resp = self.post("/_matrix/client/v3/register", body, token=None)
+        assert resp.status_code == 200, resp.json_body
+        data = resp.json_body
+        if "access_token" in data:
+            self.token, self.user_id, self.device_id = data["access_token"], data["user_id"], data["device_id"]
+        return data
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def client_factory(db):
+    return MatrixClient
+
+
+@pytest.fixture
+def mx(db) -> MatrixClient:
+    return MatrixClient()
+
+
+@pytest.fixture
+def alice(db) -> MatrixClient:
+    c = MatrixClient()
+    c.register("alice")
+    return c
+
+
+@pytest.fixture
+def bob(db) -> MatrixClient:
+    c = MatrixClient()
+    c.register("bob")
+    return c
+
+
+def assert_error(resp, status: int, errcode: str) -> dict:
+    assert resp.status_code == status, (resp.status_code, resp.content[:500])
+    assert resp.json_body is not None and resp.json_body.get("errcode") == errcode, resp.json_body
+    assert isinstance(resp.json_body.get("error"), str)
+    return resp.json_body

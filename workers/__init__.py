@@ -1,0 +1,1 @@
+"""The Celery side: queue declarations, routing and task modules (one module per queue)."""

@@ -24,6 +24,9 @@ def _configure() -> None:
     app.conf.task_reject_on_worker_lost = True
     app.conf.worker_prefetch_multiplier = 1
     app.conf.broker_connection_retry_on_startup = True
+    from workers.beat import SCHEDULE
+
+    app.conf.beat_schedule = SCHEDULE
 
 
 _configure()

@@ -1,0 +1,7 @@
+"""The periodic schedule (`celery -A hsproject beat`). Only the instance named by
+`run_background_tasks_on` should run beat; the tasks themselves are idempotent either way."""
+from celery.schedules import crontab
+
+SCHEDULE = {
+    "expire-tokens": {"task": "background.expire_tokens", "schedule": crontab(minute="*/15")},
+}

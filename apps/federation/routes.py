@@ -1,2 +1,13 @@
-"""Routing-table rows of this app (see hsproject/routing.py)."""
-ROUTES: list = []
+"""Routing-table rows of the federation app (see hsproject/routing.py).
+
+`keys` rows may be served by any process with the `keys` resource (Synapse's listener resource name);
+`federation` rows by the federation readers.
+"""
+from hsproject.routing import Route
+
+from . import views
+
+ROUTES = [
+    Route("^/_matrix/key/v2/server$", GET=views.GetServerKeyView, serves="keys"),
+    Route("^/_matrix/federation/v1/version$", GET=views.GetVersionView, serves="federation"),
+]

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable
 from .errors import ConfigError
 
 _MISSING = object()
+MAX_PORT = 65535
 
 
 class Reader:
@@ -43,7 +44,7 @@ class Reader:
         if not isinstance(value, str):
             raise ConfigError(self.key(name), f"must be a string, not {type(value).__name__}")
         if choices is not None and value not in choices:
-            raise ConfigError(self.key(name), f"must be one of {', '.join(sorted(choices))}; got {value!r}")
+            raise ConfigError(self.key(name), f"must be one of {', '.join(_ordered(choices))}; got {value!r}")
         if pattern is not None and not re.fullmatch(pattern, value):
             raise ConfigError(self.key(name), f"{value!r} is not valid")
         return value
@@ -54,7 +55,8 @@ class Reader:
             raise ConfigError(self.key(name), f"must be true or false, not {value!r}")
         return value
 
-    def int(self, name: str, default: int | None, *, minimum: int | None = None) -> int | None:
+    def int(self, name: str, default: int | None, *, minimum: int | None = None,
+            maximum: int | None = None) -> int | None:
         value = self._get(name, default)
         if value is None:
             return None
@@ -62,7 +64,13 @@ class Reader:
             raise ConfigError(self.key(name), f"must be an integer, not {value!r}")
         if minimum is not None and value < minimum:
             raise ConfigError(self.key(name), f"must be at least {minimum}; got {value}")
+        if maximum is not None and value > maximum:
+            raise ConfigError(self.key(name), f"must be at most {maximum}; got {value}")
         return value
+
+    def port(self, name: str, default: int | None, *, minimum: int = 1) -> int | None:
+        """A TCP port number (1-65535; a listener may use 0 to let the OS choose)."""
+        return self.int(name, default, minimum=minimum, maximum=MAX_PORT)
 
     def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
         value = self._get(name, default)
@@ -109,6 +117,10 @@ class Reader:
 _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _DURATION_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000,
                    "w": 7 * 86_400_000, "y": 365 * 86_400_000}
+
+
+def _ordered(choices: Iterable[str]) -> list[str]:
+    return list(choices) if isinstance(choices, (list, tuple)) else sorted(choices)
 
 
 def parse_size(key: str, value: Any) -> int:

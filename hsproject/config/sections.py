@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .fields import Reader, check_each
+from .fields import MAX_PORT, Reader, check_each
 from .workers import WorkerTopology, build_topology
 
 # https://spec.matrix.org/latest/appendices/#server-name
@@ -26,6 +26,9 @@ DEFAULT_IP_RANGE_BLACKLIST = (
     "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "0.0.0.0/8", "255.255.255.255/32",
     "::1/128", "fe80::/10", "fc00::/7", "2001:db8::/32", "ff00::/8", "fec0::/10", "::/128",
 )
+
+# Room versions this server can create (spec: rooms/); `default_room_version` must be one of them.
+KNOWN_ROOM_VERSIONS = tuple(str(v) for v in range(1, 13))
 
 LISTENER_RESOURCES = {"client", "federation", "keys", "media", "replication", "health", "metrics",
                       "openid", "static"}
@@ -152,13 +155,16 @@ def _database(r: Reader, data_directory: Path) -> DatabaseConfig:
         db = DatabaseConfig("sqlite", args.str("database", str(data_directory / "homeserver.db")))
         args.finish()
         return db
+    # Both spellings are libpq's; read both so neither is reported as unknown. `database` wins.
+    database_name = args.str("database", None)
+    dbname = args.str("dbname", None)
     db = DatabaseConfig(
         "postgresql",
-        name=args.str("database", None) or args.str("dbname", "synapse"),
+        name=database_name or dbname or "synapse",
         user=args.str("user", None),
         password=args.str("password", None),
         host=args.str("host", None),
-        port=args.int("port", None, minimum=1),
+        port=args.port("port", None),
         cp_max=args.int("cp_max", 10, minimum=1),
     )
     args.int("cp_min", 5, minimum=0)
@@ -171,7 +177,7 @@ def _database(r: Reader, data_directory: Path) -> DatabaseConfig:
 
 def _listener(key: str, raw: Any) -> Listener:
     r = Reader(raw, key)
-    port = r.int("port", None, minimum=0)
+    port = r.port("port", None, minimum=0)
     path = r.str("path", None)
     if port is None and path is None:
         raise ConfigError(r.key("port"), "a listener needs a port (or a unix socket path)")
@@ -221,6 +227,9 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
         raise ConfigError("server_name", "is required")
     if not SERVER_NAME_RE.fullmatch(server_name):
         raise ConfigError("server_name", f"{server_name!r} is not a valid Matrix server name")
+    port_match = re.search(r":([0-9]{1,5})$", server_name)  # an IPv6 literal ends with "]", not a port
+    if port_match and not 1 <= int(port_match.group(1)) <= MAX_PORT:
+        raise ConfigError("server_name", f"{server_name!r} has a port outside 1-{MAX_PORT}")
     data_dir_raw = r.str("data_directory", None)
     if data_dir_raw:
         data_directory = Path(data_dir_raw)
@@ -232,7 +241,7 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
 
     database = _database(r, data_directory)
     rs = r.section("redis")
-    redis = RedisConfig(rs.bool("enabled", False), rs.str("host", "localhost"), rs.int("port", 6379, minimum=1),
+    redis = RedisConfig(rs.bool("enabled", False), rs.str("host", "localhost"), rs.port("port", 6379),
                         rs.str("password", None), rs.int("dbid", 0, minimum=0))
     rs.finish()
 
@@ -245,7 +254,10 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
     listeners = tuple(check_each("listeners", raw_listeners, _listener))
 
     signing_key_path = Path(r.str("signing_key_path", None) or data_directory / f"{server_name.replace(':', '_')}.signing.key")
-    secret_key = r.str("form_secret", None) or r.str("macaroon_secret_key", None)
+    # Read both keys (either may be set, or both) before choosing, so neither is reported as unknown.
+    form_secret = r.str("form_secret", None)
+    macaroon_secret_key = r.str("macaroon_secret_key", None)
+    secret_key = form_secret or macaroon_secret_key
     media_store_path = Path(r.str("media_store_path", None) or data_directory / "media_store")
 
     pc = r.section("password_config")
@@ -267,6 +279,8 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
     rc_registration = _rate_limit(r, "rc_registration", 0.17, 3)
 
     log_config = r.str("log_config", None)
+    if log_config and not Path(log_config).is_file():
+        raise ConfigError("log_config", f"file {log_config!r} does not exist")
     level = r.str("log_level", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 
     asfiles = r.str_list("app_service_config_files", [])
@@ -292,7 +306,7 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
         secret_key=secret_key,
         media_store_path=media_store_path,
         serve_server_wellknown=r.bool("serve_server_wellknown", False),
-        default_room_version=r.str("default_room_version", "12", pattern=r"[0-9a-z.\-]{1,32}"),
+        default_room_version=r.str("default_room_version", "12", choices=KNOWN_ROOM_VERSIONS),
         # The embedded default is a loopback-only developer server: registration is open there so
         # a client can be tried at once; with a config file it is off unless asked for (as Synapse).
         enable_registration=r.bool("enable_registration", embedded),

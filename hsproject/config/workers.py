@@ -67,7 +67,7 @@ def _instance_map(r: Reader) -> dict[str, InstanceLocation]:
     for name, loc in raw.items():
         lr = Reader(loc, f"instance_map.{name}")
         host = lr.str("host", "localhost")
-        port = lr.int("port", None, minimum=1)
+        port = lr.port("port", None)
         path = lr.str("path", None)
         tls = lr.bool("tls", False)
         lr.finish()
@@ -107,6 +107,14 @@ def build_topology(r: Reader) -> WorkerTopology:
         if len(set(names)) != len(names):
             raise ConfigError(key, "lists the same instance twice")
         writers[stream] = tuple(names)
+
+    # A worker reaches main over HTTP replication (writes to streams main owns, registration ...), so
+    # once any instance is listed, main must be too (Synapse: "instance_map ... must include main").
+    if instance_map and "main" not in instance_map:
+        raise ConfigError("instance_map", "must include 'main' (its replication listener) when workers are used")
+    if name != "main" and "main" not in instance_map:
+        raise ConfigError("instance_map",
+                          f"worker {name!r} needs instance_map with at least 'main' (host and replication port)")
 
     for stream, names in writers.items():
         for n in names:

@@ -64,6 +64,9 @@ def django_settings(hs: HomeserverConfig) -> dict[str, Any]:
         "DEBUG": False,
         "ALLOWED_HOSTS": ["*"],
         "INSTALLED_APPS": [
+            # apps.core first: its `runserver` (daphne's, with the homeserver's defaults) must win over
+            # daphne's, which in turn must win over staticfiles' WSGI one.
+            "apps.core",
             "daphne",  # makes `manage.py runserver` serve the ASGI application
             "django.contrib.admin",
             "django.contrib.auth",
@@ -72,7 +75,6 @@ def django_settings(hs: HomeserverConfig) -> dict[str, Any]:
             "django.contrib.messages",
             "django.contrib.staticfiles",
             "rest_framework",
-            "apps.core",
             "apps.accounts",
             "apps.discovery",
             "apps.federation",

@@ -165,6 +165,8 @@ rc_login:
   failed_attempts:
     per_second: 0.17
     burst_count: 3
+
+# Registrations per client IP address.
 rc_registration:
   per_second: 0.17
   burst_count: 3

@@ -16,7 +16,7 @@ Generated once from the spec (grouped by the area that will implement them), the
 NOT_YET_IMPLEMENTED: set[str] = {
     # Accounts: 3PIDs, email/MSISDN validation, login tokens, SSO, OAuth metadata, OpenID, admin
     "client-server/add3PID", "client-server/bind3PID", "client-server/delete3pidFromAccount",
-    "client-server/deleteProfileField", "client-server/generateLoginToken", "client-server/getAccount3PIDs",
+    "client-server/generateLoginToken", "client-server/getAccount3PIDs",
     "client-server/getAdminLockUser", "client-server/getAdminSuspendUser", "client-server/getAuthMetadata",
     "client-server/getWhoIs", "client-server/post3PIDs", "client-server/redirectToIdP",
     "client-server/redirectToSSO", "client-server/requestOpenIdToken",
@@ -106,5 +106,7 @@ NOT_YET_IMPLEMENTED: set[str] = {
 # ids like "synapse_admin_register") and operational endpoints.
 EXTRA_OPERATIONS: set[str] = {
     "health",  # GET /health, for load balancers
+    "synapse_admin_register_nonce",  # GET /_synapse/admin/v1/register (shared-secret registration nonce)
     "synapse_admin_register",  # POST /_synapse/admin/v1/register (shared-secret registration)
+    "synapse_password_policy",  # GET /_matrix/client/v3/password_policy (Synapse extension, MSC2000)
 }

@@ -96,3 +96,9 @@ def test_wrong_method(mx, token):
 
 def test_v1_prefix_is_not_served(mx, token):
     assert_error(mx.get("/_matrix/client/api/v1/capabilities", token=token), 404, "M_UNRECOGNIZED")
+
+
+def test_registered_user(alice):
+    resp = alice.get(PATH)
+    assert resp.status_code == 200, resp.json_body
+    assert "m.room_versions" in resp.json_body["capabilities"]

@@ -85,3 +85,14 @@ def test_sign_uses_server_name_and_key(key_path, settings):
     assert obj["unsigned"] == {"age": 5}
     verify_signed_json(obj, settings.HS.server_name, get_verify_key(key))
     assert signing.verify_keys() == {signing.key_id(key): {"key": signing.encode_verify_key_base64(get_verify_key(key))}}
+
+
+def test_startup_check(key_path):
+    from apps.federation.checks import check_signing_key
+
+    assert check_signing_key() == []  # missing: generated on first use
+    signing.signing_key()
+    assert check_signing_key() == []
+    key_path.write_text("not a key\n")
+    (err,) = check_signing_key()
+    assert err.id == "hsproject.E100" and "signing_key_path" in err.msg

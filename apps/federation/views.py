@@ -9,12 +9,12 @@ from django.http import HttpResponse
 
 from apps.core.http import Endpoint
 
+from hsproject import __version__ as IMPLEMENTATION_VERSION
+
 from . import signing
 
 # The implementation reported by GET /_matrix/federation/v1/version.
-# TODO(project): move to a single `hsproject.__version__` when the project has a release version.
 IMPLEMENTATION_NAME = "hsproject"
-IMPLEMENTATION_VERSION = "0.1.0"
 
 # How long other servers may cache our key response (Synapse's `key_refresh_interval`, default 1 day).
 # Spec: originating servers should avoid responses that expire in less than an hour.

@@ -341,3 +341,10 @@ def test_error_message_is_readable(tmp_path):
           typing: [a, b]
         """), "stream_writers.typing")
     assert str(err).startswith("configuration key 'stream_writers.typing': ")
+
+
+def test_default_room_version_choices_match_the_advertised_versions():
+    from apps.discovery.room_versions import KNOWN_ROOM_VERSIONS as advertised
+    from hsproject.config.sections import KNOWN_ROOM_VERSIONS
+
+    assert set(KNOWN_ROOM_VERSIONS) == set(advertised)

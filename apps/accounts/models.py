@@ -90,7 +90,7 @@ class Device(models.Model):
         constraints = [models.UniqueConstraint(fields=["user", "device_id"], name="devices_user_device_uniq")]
 
     def __str__(self) -> str:
-        return f"{self.device_id} of {self.user_id}"
+        return f"{self.device_id} of {self.user.user_id}"
 
 
 class RefreshToken(models.Model):
@@ -123,7 +123,7 @@ class AccessToken(models.Model):
         db_table = "access_tokens"
 
     def __str__(self) -> str:
-        return f"{self.token_prefix}… ({self.user_id})"
+        return f"{self.token_prefix}… ({self.user.user_id})"
 
 
 class RegistrationToken(models.Model):

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from apps.core import ratelimit
 from apps.core.errors import Codes, InteractiveAuthRequired, MatrixError
@@ -81,7 +80,14 @@ def _stage_password(auth: dict, ctx: StageContext) -> Any:
     return user.user_id
 
 
+def _storable(token: str) -> bool:
+    # No stored token is longer than the column or holds NUL (which PostgreSQL cannot even compare).
+    return 0 < len(token) <= 64 and "\x00" not in token
+
+
 def registration_token_valid(token: str) -> bool:
+    if not _storable(token):
+        return False
     now = _now_ms()
     row = RegistrationToken.objects.filter(token=token).first()
     if row is None:
@@ -97,12 +103,28 @@ def _stage_registration_token(auth: dict, ctx: StageContext) -> Any:
     token = auth.get("token")
     if not isinstance(token, str) or not token:
         raise StageFailed(Codes.MISSING_PARAM, "Missing registration token")
-    with transaction.atomic():
-        if not registration_token_valid(token):
-            raise StageFailed(Codes.UNAUTHORIZED, "Invalid registration token")
-        # Counted as pending until the registration completes, so a token's last use cannot be raced.
-        RegistrationToken.objects.filter(token=token).update(pending=F("pending") + 1)
+    if not _storable(token):
+        raise StageFailed(Codes.UNAUTHORIZED, "Invalid registration token")
+    # Counted as pending until the registration completes, so a token's last use cannot be raced: the
+    # check and the count are one conditional UPDATE (re-evaluated under the row lock on PostgreSQL).
+    counted = (RegistrationToken.objects
+               .filter(token=token)
+               .filter(Q(expiry_time__isnull=True) | Q(expiry_time__gte=_now_ms()))
+               .filter(Q(uses_allowed__isnull=True) | Q(uses_allowed__gt=F("pending") + F("completed")))
+               .update(pending=F("pending") + 1))
+    if not counted:
+        raise StageFailed(Codes.UNAUTHORIZED, "Invalid registration token")
     return token
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 STAGES: dict[str, Callable[[dict, StageContext], Any]] = {
@@ -152,13 +174,17 @@ def check_auth(
     if session_id is not None:
         if not isinstance(session_id, str):
             raise MatrixError(Codes.BAD_JSON, "auth.session must be a string", 400)
-        session = UIASession.objects.filter(session_id=session_id).first()
+        if len(session_id) <= 64 and "\x00" not in session_id:
+            session = UIASession.objects.filter(session_id=session_id).first()
         if session is None or session.created_ts + SESSION_LIFETIME_MS < _now_ms():
             raise MatrixError(Codes.UNKNOWN, "Unknown or expired UIA session", 400)
         if session.uri != uri or session.method != method:
             raise MatrixError(Codes.FORBIDDEN, "UIA session was started for a different request", 403)
     if session is None:
         clientdict = {k: v for k, v in body.items() if k != "auth"}
+        if _has_nul(clientdict):
+            # PostgreSQL's jsonb cannot store U+0000; no Matrix parameter needs it.
+            raise MatrixError(Codes.BAD_JSON, "Strings may not contain NUL characters", 400)
         session = UIASession.objects.create(
             session_id=secrets.token_urlsafe(24), uri=uri, method=method, clientdict=clientdict,
             completed={}, description=description, created_ts=_now_ms())

@@ -1,2 +1,9 @@
 """Routing-table rows of this app (see hsproject/routing.py)."""
-ROUTES: list = []
+from hsproject.routing import Route
+
+from . import views
+
+ROUTES = [
+    Route("^/_synapse/admin/v1/register$", GET=views.SharedSecretRegisterNonce, POST=views.SharedSecretRegister,
+          serves="admin"),
+]

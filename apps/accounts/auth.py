@@ -46,21 +46,24 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def authenticate(request: HttpRequest, *, allow_guest: bool = False, allow_deactivated: bool = False) -> Requester:
+def authenticate(request: HttpRequest, *, allow_guest: bool = False, allow_deactivated: bool = False,
+                 allow_expired: bool = False) -> Requester:
     token = extract_token(request)
     if token is None:
         raise missing_token()
-    return authenticate_token(token, request, allow_guest=allow_guest, allow_deactivated=allow_deactivated)
+    return authenticate_token(token, request, allow_guest=allow_guest, allow_deactivated=allow_deactivated,
+                              allow_expired=allow_expired)
 
 
 def authenticate_token(token: str, request: HttpRequest | None = None, *, allow_guest: bool = False,
-                       allow_deactivated: bool = False) -> Requester:
+                       allow_deactivated: bool = False, allow_expired: bool = False) -> Requester:
+    """`allow_expired` is for `/logout` only: a client may end a session whose token has expired."""
     if not checksum_ok(token):
         raise unknown_token()
     row = stores.access_token_by_hash(token_hash(token))
     if row is None:
         raise unknown_token()
-    if row.valid_until_ms is not None and row.valid_until_ms < now_ms():
+    if row.valid_until_ms is not None and row.valid_until_ms < now_ms() and not allow_expired:
         # Spec: an expired token that can be refreshed is a soft logout.
         raise unknown_token(soft_logout=True)
     user = row.user

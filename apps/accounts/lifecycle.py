@@ -89,7 +89,8 @@ def refresh_session(refresh_token: str) -> IssuedSession | None:
     Spec (client-server API, "Refreshing access tokens"): the old refresh token stays valid until the new
     access token is first used, so a client that lost the response can retry.
     """
-    row = (RefreshToken.objects.select_for_update().select_related("user", "device")
+    # `of=("self",)`: PostgreSQL cannot lock the nullable side of the outer join to the device.
+    row = (RefreshToken.objects.select_for_update(of=("self",)).select_related("user", "device")
            .filter(token_hash=token_hash(refresh_token)).first())
     if row is None or row.user.deactivated:
         return None
@@ -97,6 +98,9 @@ def refresh_session(refresh_token: str) -> IssuedSession | None:
     if (row.expiry_ts is not None and row.expiry_ts < now) or (
             row.ultimate_session_expiry_ts is not None and row.ultimate_session_expiry_ts < now):
         return None
+    # Spec: the old refresh token is revoked once the new access token *or refresh token* is used, so
+    # using this token retires the one it replaced (and that one's access tokens, by cascade).
+    RefreshToken.objects.filter(next_token_id=row.pk).delete()
     if row.next_token_id is not None:
         # Retried exchange: drop the unused pair issued last time, then issue afresh.
         RefreshToken.objects.filter(pk=row.next_token_id).delete()
@@ -132,8 +136,11 @@ def logout_all(user: User) -> None:
 
 @transaction.atomic
 def set_password(user: User, new_password: str, *, logout_devices: bool = True,
-                 keep_device_id: str | None = None) -> None:
-    """Change the password; with `logout_devices`, every other device is logged out (spec default)."""
+                 keep_device_id: str | None = None, keep_access_token_id: int | None = None) -> None:
+    """Change the password; with `logout_devices`, every other device is logged out (spec default).
+
+    Spec (changePassword): "all access tokens for the user, except the one used for the request"; the
+    requester's device is kept with it, as Synapse does."""
     user.set_password(new_password)
     user.save(update_fields=["password"])
     if logout_devices:
@@ -142,7 +149,9 @@ def set_password(user: User, new_password: str, *, logout_devices: bool = True,
             devices = devices.exclude(device_id=keep_device_id)
         devices.delete()
         tokens = AccessToken.objects.filter(user=user)
-        if keep_device_id is not None:
+        if keep_access_token_id is not None:
+            tokens = tokens.exclude(pk=keep_access_token_id)
+        elif keep_device_id is not None:
             tokens = tokens.exclude(device__device_id=keep_device_id)
         tokens.delete()
 

@@ -1,7 +1,7 @@
 """Routing-table rows of this app (see hsproject/routing.py)."""
-from hsproject.routing import CLIENT_R0, Route
+from hsproject.routing import CLIENT_ALL, CLIENT_R0, Route
 
-from . import views_registration
+from . import views, views_registration
 
 ROUTES: list = []
 
@@ -13,4 +13,22 @@ ROUTES += [
     Route("^/_matrix/client/v1/register/m.login.registration_token/validity$",
           GET=views_registration.RegistrationTokenValidity),
     Route(f"^/_matrix/client/{CLIENT_R0}/password_policy$", GET=views_registration.PasswordPolicy),
+]
+
+# sessions, devices, profile
+ROUTES += [
+    Route(f"^/_matrix/client/{CLIENT_ALL}/login$", GET=views.GetLoginFlowsView, POST=views.LoginView, balance="ip"),
+    Route(f"^/_matrix/client/{CLIENT_R0}/refresh$", POST=views.RefreshView),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/logout$", POST=views.LogoutView),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/logout/all$", POST=views.LogoutAllView),
+    Route(f"^/_matrix/client/{CLIENT_R0}/account/whoami$", GET=views.GetTokenOwnerView),
+    Route(f"^/_matrix/client/{CLIENT_R0}/account/password$", POST=views.ChangePasswordView),
+    Route(f"^/_matrix/client/{CLIENT_R0}/account/deactivate$", POST=views.DeactivateAccountView),
+    Route(f"^/_matrix/client/{CLIENT_R0}/devices$", GET=views.GetDevicesView),
+    Route(f"^/_matrix/client/{CLIENT_R0}/devices/(?P<device_id>[^/]+)$", GET=views.GetDeviceView,
+          PUT=views.UpdateDeviceView, DELETE=views.DeleteDeviceView),
+    Route(f"^/_matrix/client/{CLIENT_R0}/delete_devices$", POST=views.DeleteDevicesView),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/profile/(?P<user_id>[^/]+)$", GET=views.GetUserProfileView),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/profile/(?P<user_id>[^/]+)/(?P<key_name>[^/]+)$",
+          GET=views.GetProfileFieldView, PUT=views.SetProfileFieldView, DELETE=views.DeleteProfileFieldView),
 ]

@@ -5,7 +5,7 @@ import time
 
 from django.core.cache import cache
 
-from .models import AccessToken, Device
+from .models import AccessToken, Device, User
 
 # Writing last-seen on every request would make each request a write; once a minute per device is enough.
 LAST_SEEN_WRITE_INTERVAL_MS = 60_000
@@ -39,3 +39,46 @@ def touch_device(device: Device, request) -> None:
     ua = (request.META.get("HTTP_USER_AGENT") or "")[:512]
     Device.objects.filter(pk=device.pk).update(last_seen_ts=now, last_seen_ip=ip, last_seen_user_agent=ua)
     device.last_seen_ts, device.last_seen_ip, device.last_seen_user_agent = now, ip, ua
+
+
+# --- users -----------------------------------------------------------------------------------------
+
+def user_by_localpart(localpart: str) -> User | None:
+    return User.objects.filter(localpart=localpart).first()
+
+
+def user_for_login(localpart: str) -> User | None:
+    """The account a login names, matching the localpart case-insensitively as Synapse does.
+
+    The exact match is tried first (it uses the unique index); only on a miss is the case-insensitive
+    scan made, and it must be unambiguous."""
+    exact = User.objects.filter(localpart=localpart).first()
+    if exact is not None:
+        return exact
+    matches = list(User.objects.filter(localpart__iexact=localpart)[:2])
+    return matches[0] if len(matches) == 1 else None
+
+
+def set_profile_fields(user: User, **fields: str | None) -> None:
+    for k, v in fields.items():
+        setattr(user, k, v)
+    User.objects.filter(pk=user.pk).update(**fields)
+
+
+# --- devices ---------------------------------------------------------------------------------------
+
+def devices_of(user: User) -> list[Device]:
+    return list(Device.objects.filter(user=user).order_by("device_id"))
+
+
+def device_of(user: User, device_id: str) -> Device | None:
+    return Device.objects.filter(user=user, device_id=device_id).first()
+
+
+def existing_device_ids(user: User, device_ids: list[str]) -> set[str]:
+    return set(Device.objects.filter(user=user, device_id__in=device_ids).values_list("device_id", flat=True))
+
+
+def set_device_display_name(device: Device, display_name: str) -> None:
+    Device.objects.filter(pk=device.pk).update(display_name=display_name)
+    device.display_name = display_name

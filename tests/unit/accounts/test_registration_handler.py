@@ -1,5 +1,7 @@
 """apps.accounts.registration and `manage.py register_new_user`."""
 import io
+import os
+import threading
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -135,3 +137,34 @@ def test_command_password_mismatch(monkeypatch):
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     with pytest.raises(CommandError, match="match"):
         run("-u", "alice", "--no-admin")
+
+
+@pytest.mark.services
+@pytest.mark.skipif(os.environ.get("HS_TEST_TIER", "fast") != "services", reason="needs PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_real_concurrent_registrations_of_one_name():
+    """Several connections race for one name: exactly one wins, the others get M_USER_IN_USE."""
+    from django.db import connection
+
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def attempt():
+        try:
+            barrier.wait()
+            registration.register_user("racer", password_hash="!", login=registration.LoginRequest())
+            outcomes.append("ok")
+        except MatrixError as e:
+            outcomes.append(e.errcode)
+        except Exception as e:  # pragma: no cover - the failure this test exists to catch
+            outcomes.append(repr(e))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["M_USER_IN_USE"] * 3 + ["ok"], outcomes
+    assert User.objects.filter(localpart="racer").count() == 1

@@ -81,6 +81,7 @@ ROUTE_MODULES = (
     "apps.discovery.routes",
     "apps.accounts.routes",
     "apps.federation.routes",
+    "apps.rooms.routes",
     "apps.admin_api.routes",
 )
 

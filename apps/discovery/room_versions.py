@@ -1,15 +1,13 @@
-"""The room versions this server knows, as advertised by `m.room_versions` in /capabilities.
-
-The one list of them: room creation and the federation event pipeline read it too, so the server
-never advertises a version it cannot handle (spec: rooms/ "Room versions"; DESIGN section 5).
-"""
+"""The room versions advertised by `m.room_versions` in /capabilities: exactly the versions
+`apps.rooms.room_versions` implements, all stable (spec v1.16), so the server never advertises a
+version it cannot handle."""
 from __future__ import annotations
 
-STABLE = "stable"
-UNSTABLE = "unstable"
+from apps.rooms.room_versions import KNOWN_ROOM_VERSIONS as _IMPLEMENTED
 
-# Spec room versions 1-12, all stable as of spec v1.16.
-KNOWN_ROOM_VERSIONS: dict[str, str] = {str(v): STABLE for v in range(1, 13)}
+STABLE = "stable"
+
+KNOWN_ROOM_VERSIONS: dict[str, str] = {identifier: STABLE for identifier in _IMPLEMENTED}
 
 
 def is_known(version: str) -> bool:

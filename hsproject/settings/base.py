@@ -78,6 +78,7 @@ def django_settings(hs: HomeserverConfig) -> dict[str, Any]:
             "apps.accounts",
             "apps.discovery",
             "apps.federation",
+            "apps.rooms",
             "apps.admin_api",
         ],
         "MIDDLEWARE": [

@@ -1,0 +1,1 @@
+"""Rooms: room versions, events, auth rules, state resolution, the event pipeline and the room endpoints."""

@@ -1,0 +1,1 @@
+"""Streams: positions, tokens, replication between processes and the notifier (DESIGN section 4)."""

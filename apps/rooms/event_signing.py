@@ -21,12 +21,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.conf import settings
 from nacl.signing import VerifyKey
 from signedjson.key import decode_verify_key_bytes
 from signedjson.sign import SignatureVerifyException, sign_json, verify_signed_json
 from signedjson.types import SigningKey
 
 from apps.core.errors import Codes, MatrixError
+from apps.federation import signing
 
 from .hashing import add_content_hash
 from .redaction import prune_event_dict
@@ -51,10 +53,6 @@ def sign_event(pdu: dict[str, Any], rv: RoomVersion, server_name: str | None = N
     Defaults: `settings.HS.server_name` and the server key (`apps.federation.signing`); tests pass
     both explicitly. Signatures of other servers already on `pdu` are kept."""
     if server_name is None or signing_key is None:
-        from django.conf import settings
-
-        from apps.federation import signing
-
         server_name = server_name or settings.HS.server_name
         signing_key = signing_key or signing.signing_key()
     add_content_hash(pdu)

@@ -57,9 +57,11 @@ def client_event(event: Event, *, now_ms: int, requester_device_id: str | None =
     if event.is_state():
         d["state_key"] = event.state_key
     if event.type == "m.room.redaction" and event.redacts is not None:
-        # Top-level `redacts` for every version: v1-v10 clients read it there, and v11+ clients
-        # find it in `content` as well (MSC2174 asks servers to keep both).
+        # rooms/v11.md: serve `redacts` both at the top level (older clients) and in `content`
+        # (newer clients), whichever of the two the room version keeps it in.
         d["redacts"] = event.redacts
+        if "redacts" not in d["content"]:
+            d["content"] = {**d["content"], "redacts": event.redacts}
 
     unsigned: dict[str, Any] = {"age": _age(event, now_ms)}
     for key in _CLIENT_UNSIGNED_KEYS:

@@ -81,10 +81,13 @@ def test_redacted_because_dict_passes_through():
     (V10, {"redacts": "$t", "content": {"reason": "r"}}),
     (V11, {"content": {"redacts": "$t", "reason": "r"}}),
 ])
-def test_redaction_event_redacts_at_top_level(rv, pdu_extra):
-    d = client_event(make(rv, type="m.room.redaction", **pdu_extra), now_ms=NOW)
+def test_redaction_event_redacts_at_top_level_and_in_content(rv, pdu_extra):
+    # rooms/v11.md: servers serve `redacts` in both places, whatever the room version.
+    event = make(rv, type="m.room.redaction", **pdu_extra)
+    d = client_event(event, now_ms=NOW)
     assert d["redacts"] == "$t"
-    assert d["content"] == pdu_extra["content"]
+    assert d["content"] == {"redacts": "$t", "reason": "r"}
+    assert event.content == pdu_extra["content"]  # the event itself is not modified
 
 
 def test_transaction_id_only_for_sending_device():

@@ -339,10 +339,9 @@ def _check_membership(event: Event, auth: Mapping[StateKey, Event], create: Even
         raise AuthError(f"{sender} may not join this room")  # R4.3.7
 
     if membership == "invite":
-        tpi = content.get("third_party_invite")
         if "third_party_invite" in content:
             # R4.4.1: an invite for a third-party identifier.
-            _check_third_party_invite(event, tpi, target_membership, auth)
+            _check_third_party_invite(event, content["third_party_invite"], target_membership, auth)
             return
         # R4.4.2: the sender is joined.
         if sender_membership != "join":
@@ -434,7 +433,7 @@ def _check_third_party_invite(event: Event, tpi: Any, target_membership: str,
 
 def _third_party_signature_matches(signed: dict, invite_content: dict) -> bool:
     from signedjson.key import decode_verify_key_bytes
-    from signedjson.sign import SignatureVerifyException, verify_signed_json
+    from signedjson.sign import verify_signed_json
     from unpaddedbase64 import decode_base64
 
     public_keys: list[str] = []
@@ -461,7 +460,7 @@ def _third_party_signature_matches(signed: dict, invite_content: dict) -> bool:
                     verify_key = decode_verify_key_bytes(key_name, key_bytes)
                     verify_signed_json(signed, server, verify_key)
                     return True
-                except (SignatureVerifyException, Exception):
+                except Exception:  # a malformed key or signature, or one that does not verify
                     continue
     return False
 

@@ -9,7 +9,7 @@ import pytest
 from apps.core.errors import MatrixError
 from apps.rooms.auth_rules import AuthError, auth_types_for_event, check_auth_events_selection, check_auth_rules
 from apps.rooms.events import Event
-from apps.rooms.room_versions import KNOWN_ROOM_VERSIONS, V1, V2, V3, V5, V6, V7, V8, V9, V10, V11, V12
+from apps.rooms.room_versions import KNOWN_ROOM_VERSIONS, V1, V2, V5, V6, V9, V10, V11, V12
 
 ALL = list(KNOWN_ROOM_VERSIONS.values())
 ids = lambda v: f"v{v.identifier}"  # noqa: E731
@@ -198,7 +198,8 @@ def test_selection_rule_2_1_duplicates(rv):
 def test_selection_rule_2_2_unexpected_entry(rv):
     room = Room(rv, pl=pl_for(rv))
     e = room.make("m.room.message", CREATOR, {})
-    listed = [room.state[k] for k in auth_types_for_event(e) if k in room.state] + [room.state[("m.room.join_rules", "")]]
+    listed = [room.state[k] for k in auth_types_for_event(e) if k in room.state]
+    listed.append(room.state[("m.room.join_rules", "")])
     with pytest.raises(AuthError, match="Unexpected"):
         check_auth_events_selection(e, listed)
 
@@ -869,11 +870,6 @@ def test_rule_8_user_id_state_key_must_be_sender(rv):
 
 # --- rule 9: m.room.power_levels -----------------------------------------------------------------------------------
 
-def _pl_room(rv, **kw):
-    room = Room(rv, pl=pl_for(rv, **kw) if kw else None)
-    return room
-
-
 @pytest.mark.parametrize("rv", ALL, ids=ids)
 def test_rule_9_2_first_power_levels(rv):
     room = Room(rv)
@@ -934,7 +930,8 @@ def test_floats_rejected_v6_plus(rv):
 
 
 @pytest.mark.parametrize("rv", ALL, ids=ids)
-@pytest.mark.parametrize("name", ["users_default", "events_default", "state_default", "ban", "redact", "kick", "invite"])
+@pytest.mark.parametrize("name", ["users_default", "events_default", "state_default", "ban", "redact", "kick",
+                                  "invite"])
 def test_rule_9_3_named_levels(rv, name):
     users = {CREATOR: 100, ALICE: 60}
     pl_for = lambda rv, **kw: _pl_for(rv, events={"m.room.power_levels": 0}, **kw)  # noqa: E731

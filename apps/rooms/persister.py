@@ -1,0 +1,284 @@
+"""The event persister: writes one checked event of a room, in one transaction, and tells the rest
+of the process after the commit.
+
+`persist_event(event, context)` runs on the room's event-persister instance (DESIGN.md 4); callers
+reach it through `send_to_persister(room_id, event, context)`, which today calls it directly and
+will forward over internal HTTP when the room's writer is another instance. In the transaction:
+
+  1. lock the room (the create event creates it, and its persister assignment);
+  2. state groups: the state before the event (when the pipeline had to compute a new one) and the
+     state after it (the before-group plus the event, for an accepted state event);
+  3. the `events` stream position, allocated as late as possible (`allocate_event_position`);
+  4. the event row, its prev/auth edges, its state groups;
+  5. for an event in the timeline (not an outlier, not rejected, not soft-failed): the forward
+     extremities (prev events out, this one in), the current state and the memberships;
+  6. the sender's transaction id, for idempotent sends.
+
+After the commit, each hook registered with `on_event_persisted` is called with the event and its
+position (the sync notifier and the federation sender subscribe there).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from canonicaljson import encode_canonical_json
+from django.conf import settings
+from django.db import connection, transaction
+
+from . import state_store
+from .events import Event, StateKey
+from .models import (
+    CurrentState, EventAuth, EventEdge, EventRow, EventToStateGroup, ForwardExtremity, Room, RoomMembership,
+    RoomPersister, TxnId,
+)
+
+logger = logging.getLogger(__name__)
+
+StateMap = dict[StateKey, str]
+
+
+@dataclass
+class EventContext:
+    """What the pipeline learnt about an event's place in the room, handed to the persister.
+
+    `state_before` is the full state before the event (empty for the create event). When it is
+    already a stored group, `state_group_before` names it; otherwise the persister stores it, as a
+    delta against `base_group` when given."""
+
+    state_before: StateMap = field(default_factory=dict)
+    state_group_before: int | None = None
+    base_group: int | None = None
+    # True for an event this server just built at the room's forward extremities.
+    local: bool = False
+
+
+@dataclass(frozen=True)
+class PersistedEvent:
+    event: Event
+    stream_ordering: int | None
+
+
+# --- hooks -----------------------------------------------------------------------------------------
+
+_persisted_hooks: list[Callable[[PersistedEvent], None]] = []
+
+
+def on_event_persisted(hook: Callable[[PersistedEvent], None]) -> Callable[[PersistedEvent], None]:
+    """Register `hook(persisted)` to run after the commit of every persisted event (decorator-friendly)."""
+    if hook not in _persisted_hooks:
+        _persisted_hooks.append(hook)
+    return hook
+
+
+def remove_persisted_hook(hook: Callable[[PersistedEvent], None]) -> None:
+    if hook in _persisted_hooks:
+        _persisted_hooks.remove(hook)
+
+
+def _run_hooks(persisted: PersistedEvent) -> None:
+    for hook in list(_persisted_hooks):
+        try:
+            hook(persisted)
+        except Exception:  # a subscriber's failure must not fail the write that already committed
+            logger.exception("event-persisted hook %r failed for %s", hook, persisted.event.event_id)
+
+
+# --- which instance writes a room --------------------------------------------------------------------
+
+def default_writer(room_id: str) -> str:
+    """The persister a new room is placed on: a stable hash over `stream_writers.events`."""
+    writers = settings.HS.workers.writers_of("events") or ("main",)
+    digest = hashlib.sha256(room_id.encode()).digest()
+    return writers[int.from_bytes(digest[:8], "big") % len(writers)]
+
+
+def writer_for_room(room_id: str) -> str:
+    name = RoomPersister.objects.filter(room_id=room_id).values_list("instance_name", flat=True).first()
+    return name or default_writer(room_id)
+
+
+def send_to_persister(room_id: str, event: Event, context: EventContext) -> int | None:
+    """Persist `event` on the room's event persister; returns its stream position.
+
+    For now the persister is always this process. The scale-out work makes this the one place that
+    forwards to `writer_for_room(room_id)` over /_hs/replication and waits for the position."""
+    return persist_event(event, context)
+
+
+# --- stream positions ------------------------------------------------------------------------------
+
+def allocate_event_position() -> int:
+    """The next `events` stream position. Call it inside the persisting transaction, as late as
+    possible (a position allocated early holds back readers until it commits).
+
+    PostgreSQL: the sequence `events_stream_seq`, shared by all persisters. SQLite: a counter row,
+    incremented in place (the write locks the database until commit)."""
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute("SELECT nextval('events_stream_seq')")
+            return cur.fetchone()[0]
+        cur.execute("UPDATE stream_counters SET position = position + 1 WHERE stream = 'events' RETURNING position")
+        row = cur.fetchone()
+        if row is None:
+            # The counter row is created by the migration; a flushed test database may lack it.
+            cur.execute("SELECT COALESCE(MAX(stream_ordering), 0) + 1 FROM events")
+            position = cur.fetchone()[0]
+            cur.execute("INSERT INTO stream_counters (stream, position) VALUES ('events', %s)", [position])
+            return position
+        return row[0]
+
+
+# --- persisting ------------------------------------------------------------------------------------
+
+def persist_event(event: Event, context: EventContext) -> int | None:
+    """Write `event` (already checked by the pipeline) and return its stream position (None for an
+    outlier). Persisting an event that is already stored returns its existing position."""
+    with transaction.atomic():
+        existing = EventRow.objects.filter(event_id=event.event_id).values_list("stream_ordering").first()
+        if existing is not None:
+            return existing[0]
+        room = _lock_room(event)
+        meta = event.internal
+        in_timeline = not meta.outlier and not event.rejected and not meta.soft_failed
+
+        group_before = group_after = None
+        if not meta.outlier:
+            group_before, group_after = _store_state_groups(event, context)
+
+        position = None if meta.outlier else allocate_event_position()
+        meta.stream_ordering = position
+        EventRow.objects.create(
+            event_id=event.event_id, room_id=room.room_id, room_version=event.room_version.identifier,
+            type=event.type, state_key=event.state_key, sender=event.sender, depth=event.depth,
+            stream_ordering=position, origin_server_ts=event.origin_server_ts, received_ts=_now_ms(),
+            json=encode_canonical_json(event.pdu).decode(), outlier=meta.outlier,
+            rejected_reason=meta.rejected_reason, soft_failed=meta.soft_failed, txn_id=meta.txn_id,
+            device_id=meta.device_id,
+        )
+        prev_ids = list(dict.fromkeys(event.prev_event_ids))
+        if prev_ids:
+            EventEdge.objects.bulk_create([EventEdge(event_id=event.event_id, prev_event_id=p) for p in prev_ids])
+        auth_ids = list(dict.fromkeys(event.auth_event_ids))
+        if auth_ids:
+            EventAuth.objects.bulk_create([EventAuth(event_id=event.event_id, auth_event_id=a) for a in auth_ids])
+        if group_after is not None:
+            EventToStateGroup.objects.create(event_id=event.event_id, state_group_id=group_after,
+                                             state_group_before_id=group_before)
+
+        if in_timeline:
+            _update_extremities_and_current_state(room, event, context, prev_ids, group_after, position)
+
+        if meta.txn_id is not None and meta.device_id is not None:
+            TxnId.objects.create(user_id=event.sender, device_id=meta.device_id, room_id=room.room_id,
+                                 txn_id=meta.txn_id, event_id=event.event_id, inserted_ts=_now_ms())
+
+        persisted = PersistedEvent(event, position)
+        transaction.on_commit(lambda: _run_hooks(persisted))
+    return position
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _lock_room(event: Event) -> Room:
+    if event.type == "m.room.create" and event.state_key == "":
+        rv = event.room_version
+        creator = event.sender if rv.implicit_room_creator else event.content.get("creator", event.sender)
+        room, created = Room.objects.get_or_create(
+            room_id=event.room_id, defaults={"room_version": rv.identifier, "creator": creator})
+        if created:
+            RoomPersister.objects.create(room=room, instance_name=default_writer(room.room_id))
+        return room
+    # Serialises the persisting of one room's events (the extremities and current state are per room).
+    return Room.objects.select_for_update().get(room_id=event.room_id)
+
+
+def _store_state_groups(event: Event, context: EventContext) -> tuple[int | None, int]:
+    room_id = event.room_id
+    before = context.state_group_before
+    if before is None and context.state_before:
+        before = state_store.store_state_group(room_id, context.state_before, prev_group=context.base_group,
+                                               event_id=event.event_id)
+    if event.is_state() and not event.rejected:
+        after_state = {**context.state_before, event.state_pair: event.event_id}
+        after = state_store.store_state_group(room_id, after_state, prev_group=before, event_id=event.event_id)
+    elif before is not None:
+        after = before
+    else:
+        after = before = state_store.store_state_group(room_id, {}, event_id=event.event_id)
+    return before, after
+
+
+def _update_extremities_and_current_state(room: Room, event: Event, context: EventContext, prev_ids: list[str],
+                                          group_after: int, position: int) -> None:
+    old_extremities = set(ForwardExtremity.objects.filter(room=room).values_list("event_id", flat=True))
+    # An event that already has a successor (it arrived late) is not an extremity.
+    has_successor = (not context.local
+                     and EventEdge.objects.filter(prev_event_id=event.event_id, event__room=room).exists())
+    removed = old_extremities & set(prev_ids)
+    if removed:
+        ForwardExtremity.objects.filter(room=room, event_id__in=removed).delete()
+    new_extremities = old_extremities - removed
+    if not has_successor:
+        ForwardExtremity.objects.create(room=room, event_id=event.event_id)
+        new_extremities.add(event.event_id)
+
+    if new_extremities == {event.event_id} and old_extremities == set(prev_ids):
+        # The common, linear case: the state before the event was the current state, so only the
+        # event's own key changes.
+        if event.is_state():
+            _apply_current_state_delta(room, {event.state_pair: event}, position)
+        return
+    # Forks and late events: the current state is the resolution of the extremities' states.
+    _set_current_state(room, event.room_version, _resolved_state_of(room, new_extremities))
+
+
+def _apply_current_state_delta(room: Room, changed: dict[StateKey, Event | None], position: int | None,
+                               positions: dict[str, int] | None = None) -> None:
+    for (etype, skey), ev in changed.items():
+        if ev is None:
+            CurrentState.objects.filter(room=room, type=etype, state_key=skey).delete()
+            if etype == "m.room.member":
+                RoomMembership.objects.filter(room=room, user_id=skey).delete()
+            continue
+        CurrentState.objects.update_or_create(
+            room=room, type=etype, state_key=skey,
+            defaults={"event_id": ev.event_id, "membership": ev.membership if etype == "m.room.member" else None})
+        if etype == "m.room.member":
+            pos = position if position is not None else (positions or {}).get(ev.event_id, 0)
+            RoomMembership.objects.update_or_create(
+                room=room, user_id=skey,
+                defaults={"membership": ev.membership or "leave", "event_id": ev.event_id, "stream_ordering": pos})
+
+
+def _resolved_state_of(room: Room, extremities: set[str]) -> StateMap:
+    from . import pipeline
+
+    groups = state_store.groups_for_events(extremities)
+    states = [state_store.state_at(g[0]) for g in groups.values()]
+    return pipeline.resolve_states(room.room_id, _room_version(room), states)
+
+
+def _room_version(room: Room):
+    from .room_versions import get_room_version
+
+    return get_room_version(room.room_version)
+
+
+def _set_current_state(room: Room, rv, new_state: StateMap) -> None:
+    from . import stores
+
+    current = {(t, sk): eid for t, sk, eid in
+               CurrentState.objects.filter(room=room).values_list("type", "state_key", "event_id")}
+    changed_keys = {k for k, v in new_state.items() if current.get(k) != v} | (current.keys() - new_state.keys())
+    if not changed_keys:
+        return
+    events = stores.get_events([new_state[k] for k in changed_keys if k in new_state])
+    positions = dict(EventRow.objects.filter(event_id__in=list(events)).values_list("event_id", "stream_ordering"))
+    delta = {k: events.get(new_state[k]) if k in new_state else None for k in changed_keys}
+    _apply_current_state_delta(room, delta, None, positions)

@@ -10,14 +10,17 @@ version picks the algorithm:
 * `state_res == 21` — v2.1 of `rooms/v12.md` ("State resolution"): the conflicted state subgraph joins
   the full conflicted set, and the first iterative auth checks start from an *empty* state map.
 
-Choices where the spec text leaves room (each matches Synapse, the reference implementation, so
-that servers converge):
+Choices where the spec text leaves room (matching Synapse, the reference implementation, so that
+servers converge, unless said otherwise):
 
 * Auth difference: the "full auth chain" of a state set *S_i* contains the events of *S_i* themselves as
   well as their auth chains. An event is then only in the auth difference if some state set neither
   holds it nor reaches it through auth events, so unconflicted state never enters through it.
 * The reverse topological power ordering uses the auth-event edges *between* events of the set
   being sorted.
+* Step 1's set X takes, for each power event, the events of its whole auth chain that are in the full
+  conflicted set, as the spec words it (Synapse reaches them only through auth edges inside the full
+  conflicted set; the two differ only when such an event lies beyond an event outside that set).
 * An event's position in the mainline is looked for starting at the power-levels event of its
   `auth_events` (index j >= 1, as the spec defines); the event itself is never compared.
 

@@ -564,6 +564,19 @@ def test_v21_replays_the_conflicted_state_subgraph():
     assert me1 in fcs_v2 and p2 not in fcs_v2
 
 
+def test_caller_supplied_auth_chains_give_the_same_result():
+    b, correct, incorrect, _ = _join_rules_reset_case(V12)
+    calls = []
+
+    def chain(event_id):
+        calls.append(event_id)
+        return AuthChains(b.events)(event_id)
+
+    assert resolve_state(V12, [correct, incorrect], b.events, chain) == \
+        resolve_state(V12, [correct, incorrect], b.events)
+    assert calls
+
+
 def test_rejected_auth_events_are_not_used():
     """A topic whose only power-levels auth event is rejected cannot use it: the key is absent from the
     state being built, so the check sees no power levels and the topic needs 50 (state_default). The

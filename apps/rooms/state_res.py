@@ -339,7 +339,8 @@ def mainline_sort(event_ids: Iterable[str], power_levels_id: str | None, event_m
     return sorted(event_ids, key=key)
 
 
-def iterative_auth_checks(event_ids: Iterable[str], base_state: StateMap, event_map: Mapping[str, Event]) -> dict[StateKey, str]:
+def iterative_auth_checks(event_ids: Iterable[str], base_state: StateMap,
+                          event_map: Mapping[str, Event]) -> dict[StateKey, str]:
     """v2-state-res.md, "Iterative auth checks": apply each event, in order, that the auth rules allow
     against the state built so far (falling back on the event's own non-rejected auth events for keys
     that state lacks); ignore the others."""

@@ -467,9 +467,10 @@ class Builder:
         self.rv = rv
         self.events: dict[str, Event] = {}
         self.ts = 0
-        self.create = self.add("CREATE", ALICE, "m.room.create", "",
-                               {"room_version": rv.identifier} | ({} if rv.implicit_room_creator else {"creator": ALICE}),
-                               [])
+        content = {"room_version": rv.identifier}
+        if not rv.implicit_room_creator:
+            content["creator"] = ALICE
+        self.create = self.add("CREATE", ALICE, "m.room.create", "", content, [])
 
     def add(self, node, sender, type_, state_key, content, auth, *, rejected=False) -> str:
         self.ts += 1

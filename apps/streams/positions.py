@@ -57,6 +57,12 @@ class WriterPositions:
             return self._current
 
     @property
+    def highest(self) -> int:
+        """The highest position this writer has started or finished (never below `current`)."""
+        with self._lock:
+            return max(self._finished_max, self._current, max(self._in_flight, default=0))
+
+    @property
     def in_flight(self) -> frozenset[int]:
         with self._lock:
             return frozenset(self._in_flight)

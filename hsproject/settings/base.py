@@ -79,6 +79,7 @@ def django_settings(hs: HomeserverConfig) -> dict[str, Any]:
             "apps.discovery",
             "apps.federation",
             "apps.rooms",
+            "apps.streams",
             "apps.admin_api",
         ],
         "MIDDLEWARE": [

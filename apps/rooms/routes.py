@@ -1,4 +1,33 @@
-"""Routing-table rows of the rooms app (see hsproject/routing.py)."""
-from hsproject.routing import Route  # noqa: F401
+"""Routing-table rows of the rooms app (see hsproject/routing.py).
 
-ROUTES: list = []
+Rows that create events write the `events` stream, sharded by room: on a deployment with several
+event persisters the request is forwarded to the room's writer (`persister.send_to_persister`).
+"""
+from hsproject.routing import CLIENT_ALL, Route
+
+from . import views
+
+_ROOM = "(?P<room_id>[^/]+)"
+
+ROUTES: list = [
+    Route(f"^/_matrix/client/{CLIENT_ALL}/createRoom$", POST=views.CreateRoomView,
+          writes="events", balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/send/(?P<event_type>[^/]+)/(?P<txn_id>[^/]+)$",
+          PUT=views.SendMessageView, writes="events", shard_key="room_id", balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/state$", GET=views.GetRoomStateView, balance="user"),
+    # The state key may be empty (`/state/m.room.name` or `/state/m.room.name/`) and may contain '/'.
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/state/(?P<event_type>[^/]+)(?:/(?P<state_key>.*))?$",
+          GET=views.RoomStateWithKeyView, PUT=views.SetRoomStateWithKeyView,
+          writes="events", shard_key="room_id", balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/event/(?P<event_id>[^/]+)$",
+          GET=views.GetOneRoomEventView, balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/join$", POST=views.JoinRoomByIdView,
+          writes="events", shard_key="room_id", balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/join/(?P<room_id_or_alias>[^/]+)$", POST=views.JoinRoomView,
+          writes="events", shard_key="room_id", balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/invite$", POST=views.InviteUserView,
+          writes="events", shard_key="room_id", balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/leave$", POST=views.LeaveRoomView,
+          writes="events", shard_key="room_id", balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/joined_rooms$", GET=views.GetJoinedRoomsView, balance="user"),
+]

@@ -7,8 +7,8 @@ SUBSCRIBE so nothing falls between the catch-up and the live feed) and every `re
 the receiver then reads `stream_positions` and the streams' rows from the database. Gaps seen inside the
 live feed (`Message.prev`) are handled by the receiver. Losing Redis delays a delivery, never loses it.
 
-Publishing happens after the commit and must not hold a request up: short socket timeouts, no
-redis-py retries; a failure is logged and counted, and the receivers catch up on their reconnect or
+Publishing happens after the commit and must not hold a request up: short socket timeouts, one
+immediate retry on a fresh connection; a failure is logged and counted, and the receivers catch up on their reconnect or
 resync.
 """
 from __future__ import annotations
@@ -50,9 +50,9 @@ class RedisTransport(Transport):
         self.publish_failures = 0
         self.reconnects = 0
 
-    def _client(self, health_check_interval: int = 0) -> redis.Redis:
-        return redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=2.0,
-                                    retry=Retry(NoBackoff(), 0), health_check_interval=health_check_interval)
+    def _client(self, health_check_interval: int = 0, retries: int = 0) -> redis.Redis:
+        return redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=1.0,
+                                    retry=Retry(NoBackoff(), retries), health_check_interval=health_check_interval)
 
     # -- publishing ----------------------------------------------------------------------------------
     def publish(self, message: Message) -> bool:
@@ -60,7 +60,9 @@ class RedisTransport(Transport):
         with self._pub_lock:
             try:
                 if self._pub_client is None:
-                    self._pub_client = self._client()
+                    # One immediate retry on a fresh connection: a pooled connection is dead after a
+                    # quick Redis restart, and that should not cost a message.
+                    self._pub_client = self._client(retries=1)
                 self._pub_client.publish(self.channel, data)
                 self.published += 1
                 return True
@@ -143,11 +145,12 @@ class RedisTransport(Transport):
                                 self._resync()
                             continue
                         if msg["type"] == "subscribe":
-                            # Subscribed: from here on nothing is missed, so catch up what was.
-                            self._subscribed.set()
+                            # Subscribed: from here on nothing is missed, so catch up what was; only then
+                            # does `wait_until_subscribed` report ready.
                             backoff = self.backoff_initial
                             next_resync = now + self.resync_interval
                             self._resync()
+                            self._subscribed.set()
                         elif msg["type"] == "message":
                             self._dispatch(msg["data"])
                 except (redis.RedisError, OSError) as e:

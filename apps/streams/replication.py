@@ -65,7 +65,8 @@ class _StreamState:
     held: list[tuple[int, Row]] = field(default_factory=list)   # rows above persisted_up_to
     # Writer side, when this instance writes the stream.
     writer: WriterPositions | None = None
-    alloc_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Re-entrant: an in-process echo of our own announcement may come back on the same thread.
+    alloc_lock: threading.RLock = field(default_factory=threading.RLock)
     publish_lock: threading.RLock = field(default_factory=threading.RLock)
     published: int = 0                       # the current position last announced
     db_written: int = 0                      # the current position last stored in stream_positions
@@ -190,7 +191,8 @@ class ReplicationState:
             position = stores.next_position(stream, floor)
             ss.writer.started(position)
         alloc = _Allocation(self, stream, position)
-        weakref.finalize(alloc, _abandon_if_rolled_back, weakref.ref(self), stream, position, alloc.flag)
+        fin = weakref.finalize(alloc, _abandon_if_rolled_back, weakref.ref(self), stream, position, alloc.flag)
+        fin.atexit = False
         self._pending[(stream, position)] = alloc
         transaction.on_commit(alloc, robust=True)
         del alloc  # Django's callback list must hold the only strong reference (see the finalizer)
@@ -399,7 +401,10 @@ def build_transport() -> Transport:
     hs = settings.HS
     if hs.redis.enabled:
         from .transport.redis import RedisTransport
-        return RedisTransport(hs.redis.url)
+        # Pub/sub channels ignore the Redis database number: put it in the channel name so homeservers
+        # (or test runs) sharing one Redis on different `redis.dbid`s do not hear each other.
+        prefix = getattr(settings, "HS_REPLICATION_CHANNEL_PREFIX", None) or f"hs:{hs.redis.dbid}:"
+        return RedisTransport(hs.redis.url, channel_prefix=prefix, name=hs.workers.instance_name)
     from .transport.inproc import InProcTransport
     return InProcTransport()
 

@@ -162,3 +162,10 @@ def test_redis_restart_loses_nothing(processes, typing_log):
         assert [r["n"] for _, r in seen.rows("typing")] == [1, 2, 3, 4]
     finally:
         redis.stop()
+
+
+def test_process_transport_channel_is_per_redis_database():
+    from apps.streams.replication import build_transport
+    t = build_transport()
+    assert isinstance(t, RedisTransport)
+    assert t.channel == f"hs:{settings.HS.redis.dbid}:replication"

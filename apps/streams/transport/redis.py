@@ -107,7 +107,16 @@ class RedisTransport(Transport):
     def subscribed(self) -> bool:
         return self._subscribed.is_set()
 
+    @staticmethod
+    def _fresh_db_connection() -> None:
+        # This thread is not a request: recycle its database connection as a request would
+        # (CONN_MAX_AGE, health checks), so a PostgreSQL restart does not break catch-up for good.
+        from django.db import close_old_connections, connection
+        if not connection.in_atomic_block:
+            close_old_connections()
+
     def _resync(self) -> None:
+        self._fresh_db_connection()
         for cb in self._resyncs:
             try:
                 cb()
@@ -120,6 +129,7 @@ class RedisTransport(Transport):
         except (ValueError, KeyError, TypeError):
             logger.warning("ignoring a malformed replication message: %.200r", data)
             return
+        self._fresh_db_connection()  # a gap makes the receiver read the database
         for cb in self._callbacks:
             try:
                 cb(message)

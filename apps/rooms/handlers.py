@@ -340,11 +340,13 @@ def get_state_event(requester, room_id: str, event_type: str, state_key: str, fm
 
 
 def get_event(requester, room_id: str, event_id: str) -> dict[str, Any]:
-    """GET /rooms/{roomId}/event/{eventId}: an event of the room the requester may see."""
-    _room_or_404(room_id)
+    """GET /rooms/{roomId}/event/{eventId}: an event of the room the requester may see.
+
+    The spec's only error here is 404 "not found or you do not have permission to read this event",
+    so a non-member gets the same answer as for a missing event (and learns nothing of the room)."""
     membership = stores.membership_of(room_id, requester.user_id)
     if membership is None or membership[0] not in ("join", "leave", "ban"):
-        raise MatrixError(Codes.FORBIDDEN, "You aren't a member of the room", 403)
+        raise MatrixError(Codes.NOT_FOUND, "Event not found", 404)
     event = stores.get_event(event_id)
     if event is None or event.room_id != room_id or event.rejected or event.internal.soft_failed \
             or event.internal.outlier:

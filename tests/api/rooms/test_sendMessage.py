@@ -16,8 +16,8 @@ def test_alice_sends_and_invited_bob_reads_after_joining(alice, bob, version):
     event_id = resp.json_body["event_id"]
     assert event_id.startswith("$")
 
-    # Invited but not joined: not yet.
-    assert_error(bob.get(f"{API}/rooms/{room_id}/event/{event_id}"), 403, "M_FORBIDDEN")
+    # Invited but not joined: not yet (spec: 404 for an event one may not read).
+    assert_error(bob.get(f"{API}/rooms/{room_id}/event/{event_id}"), 404, "M_NOT_FOUND")
     assert bob.post(f"{API}/rooms/{room_id}/join").json_body == {"room_id": room_id}
 
     resp = bob.get(f"{API}/rooms/{room_id}/event/{event_id}")
@@ -51,7 +51,7 @@ def test_non_member_cannot_send_or_read(alice, bob):
     room_id = create_room(alice, preset="public_chat")
     event_id = send(alice, room_id).json_body["event_id"]
     assert_error(send(bob, room_id), 403, "M_FORBIDDEN")
-    assert_error(bob.get(f"{API}/rooms/{room_id}/event/{event_id}"), 403, "M_FORBIDDEN")
+    assert_error(bob.get(f"{API}/rooms/{room_id}/event/{event_id}"), 404, "M_NOT_FOUND")
 
 
 def test_unknown_room_and_event(alice):

@@ -6,7 +6,7 @@ import pytest
 
 from apps.rooms import persister, pipeline, state_store, stores
 from apps.rooms.creation import build_event, create_local_event
-from apps.rooms.models import CurrentState, EventRow, ForwardExtremity, RoomMembership, RoomPersister
+from apps.rooms.models import CurrentState, EventRow, ForwardExtremity, RoomPersister
 from apps.rooms.room_versions import get_room_version
 
 pytestmark = pytest.mark.django_db

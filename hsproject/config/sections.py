@@ -86,6 +86,36 @@ class PasswordPolicy:
 
 
 @dataclass(frozen=True)
+class ThumbnailSize:
+    width: int
+    height: int
+    method: str  # "crop" or "scale"
+
+
+# Synapse's default `thumbnail_sizes` (the spec's recommended sizes, content_repo.md "Thumbnails").
+DEFAULT_THUMBNAIL_SIZES = (
+    ThumbnailSize(32, 32, "crop"), ThumbnailSize(96, 96, "crop"), ThumbnailSize(320, 240, "scale"),
+    ThumbnailSize(640, 480, "scale"), ThumbnailSize(800, 600, "scale"),
+)
+
+
+@dataclass(frozen=True)
+class MediaConfig:
+    """The media repository (`apps.media`); key names as Synapse's."""
+
+    thumbnail_sizes: tuple[ThumbnailSize, ...] = DEFAULT_THUMBNAIL_SIZES
+    max_image_pixels: int = 32 * 1024 * 1024
+    enable_authenticated_media: bool = True
+    dynamic_thumbnails: bool = False
+    url_preview_enabled: bool = False
+    rc_media_create: RateLimit = RateLimit(10.0, 50)
+    max_pending_media_uploads: int = 5
+    unused_expiration_time_ms: int = 24 * 3_600_000
+    local_media_lifetime_ms: int | None = None
+    remote_media_lifetime_ms: int | None = None
+
+
+@dataclass(frozen=True)
 class HomeserverConfig:
     server_name: str
     public_baseurl: str
@@ -127,6 +157,7 @@ class HomeserverConfig:
     log_level: str
     app_service_config_files: tuple[str, ...]
     workers: WorkerTopology
+    media: MediaConfig = MediaConfig()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> "HomeserverConfig":
@@ -142,6 +173,47 @@ def _rate_limit(r: Reader, name: str, per_second: float, burst: int) -> RateLimi
     limit = RateLimit(s.number("per_second", per_second), s.int("burst_count", burst, minimum=1))
     s.finish()
     return limit
+
+
+def _thumbnail_size(key: str, raw: Any) -> ThumbnailSize:
+    t = Reader(raw, key)
+    size = ThumbnailSize(t.int("width", None, minimum=1), t.int("height", None, minimum=1),
+                         t.str("method", "scale", choices=("crop", "scale")))
+    if size.width is None or size.height is None:
+        raise ConfigError(t.key("width" if size.width is None else "height"), "is required")
+    t.finish()
+    return size
+
+
+def _media(r: Reader) -> MediaConfig:
+    raw_sizes = r.raw_value("thumbnail_sizes", None)
+    if raw_sizes is None:
+        sizes = DEFAULT_THUMBNAIL_SIZES
+    elif not isinstance(raw_sizes, list):
+        raise ConfigError("thumbnail_sizes", "must be a list of {width, height, method} mappings")
+    else:
+        sizes = tuple(check_each("thumbnail_sizes", raw_sizes, _thumbnail_size))
+    url_preview_enabled = r.bool("url_preview_enabled", False)
+    if url_preview_enabled:
+        # Previews need the outbound client with the IP blacklist; until then, refuse rather than
+        # pretend (issue 9).
+        raise ConfigError("url_preview_enabled", "URL previews are not supported yet; set it to false")
+    retention = r.section("media_retention")
+    local_lifetime = retention.duration_ms("local_media_lifetime", None)
+    remote_lifetime = retention.duration_ms("remote_media_lifetime", None)
+    retention.finish()
+    return MediaConfig(
+        thumbnail_sizes=sizes,
+        max_image_pixels=r.size("max_image_pixels", "32M"),
+        enable_authenticated_media=r.bool("enable_authenticated_media", True),
+        dynamic_thumbnails=r.bool("dynamic_thumbnails", False),
+        url_preview_enabled=url_preview_enabled,
+        rc_media_create=_rate_limit(r, "rc_media_create", 10, 50),
+        max_pending_media_uploads=r.int("max_pending_media_uploads", 5, minimum=1),
+        unused_expiration_time_ms=r.duration_ms("unused_expiration_time", "24h"),
+        local_media_lifetime_ms=local_lifetime,
+        remote_media_lifetime_ms=remote_lifetime,
+    )
 
 
 def _database(r: Reader, data_directory: Path) -> DatabaseConfig:
@@ -293,6 +365,7 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
     presence.finish()
 
     workers = build_topology(r)
+    media = _media(r)
 
     cfg = HomeserverConfig(
         server_name=server_name,
@@ -337,6 +410,7 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
         log_level=level,
         app_service_config_files=tuple(asfiles),
         workers=workers,
+        media=media,
     )
     if cfg.registration_requires_token is False and cfg.enable_registration and not (
         cfg.enable_registration_without_verification

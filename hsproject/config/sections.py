@@ -140,6 +140,13 @@ class HomeserverConfig:
     rc_login_account: RateLimit
     rc_login_failed_attempts: RateLimit
     rc_registration: RateLimit
+    # Rooms (Synapse's rc_message, rc_joins.{local,remote}, rc_invites.{per_room,per_user,per_issuer}).
+    rc_message: RateLimit
+    rc_joins_local: RateLimit
+    rc_joins_remote: RateLimit
+    rc_invites_per_room: RateLimit
+    rc_invites_per_user: RateLimit
+    rc_invites_per_issuer: RateLimit
     refreshable_access_token_lifetime_ms: int | None
     refresh_token_lifetime_ms: int | None
     nonrefreshable_access_token_lifetime_ms: int | None
@@ -349,6 +356,17 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
     rc_login_failed = _rate_limit(rl, "failed_attempts", 0.17, 3)
     rl.finish()
     rc_registration = _rate_limit(r, "rc_registration", 0.17, 3)
+    # Synapse's defaults (docs/usage/configuration/config_documentation.md, "Ratelimiting").
+    rc_message = _rate_limit(r, "rc_message", 0.2, 10)
+    rj = r.section("rc_joins")
+    rc_joins_local = _rate_limit(rj, "local", 0.1, 10)
+    rc_joins_remote = _rate_limit(rj, "remote", 0.01, 10)
+    rj.finish()
+    ri = r.section("rc_invites")
+    rc_invites_per_room = _rate_limit(ri, "per_room", 0.3, 10)
+    rc_invites_per_user = _rate_limit(ri, "per_user", 0.003, 5)
+    rc_invites_per_issuer = _rate_limit(ri, "per_issuer", 0.3, 10)
+    ri.finish()
 
     log_config = r.str("log_config", None)
     if log_config and not Path(log_config).is_file():
@@ -393,6 +411,12 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
         rc_login_account=rc_login_account,
         rc_login_failed_attempts=rc_login_failed,
         rc_registration=rc_registration,
+        rc_message=rc_message,
+        rc_joins_local=rc_joins_local,
+        rc_joins_remote=rc_joins_remote,
+        rc_invites_per_room=rc_invites_per_room,
+        rc_invites_per_user=rc_invites_per_user,
+        rc_invites_per_issuer=rc_invites_per_issuer,
         refreshable_access_token_lifetime_ms=r.duration_ms("refreshable_access_token_lifetime", "5m"),
         refresh_token_lifetime_ms=r.duration_ms("refresh_token_lifetime", None),
         nonrefreshable_access_token_lifetime_ms=r.duration_ms("nonrefreshable_access_token_lifetime", None),

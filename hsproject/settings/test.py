@@ -31,6 +31,12 @@ _raw = {
                  "account": {"per_second": 1000, "burst_count": 1000},
                  "failed_attempts": {"per_second": 1000, "burst_count": 1000}},
     "rc_registration": {"per_second": 1000, "burst_count": 1000},
+    "rc_message": {"per_second": 1000, "burst_count": 1000},
+    "rc_joins": {"local": {"per_second": 1000, "burst_count": 1000},
+                 "remote": {"per_second": 1000, "burst_count": 1000}},
+    "rc_invites": {"per_room": {"per_second": 1000, "burst_count": 1000},
+                   "per_user": {"per_second": 1000, "burst_count": 1000},
+                   "per_issuer": {"per_second": 1000, "burst_count": 1000}},
 }
 if TIER == "services":
     _raw["database"] = {"name": "psycopg2", "args": {

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from apps.core.errors import Codes, MatrixError
 from apps.core.ids import UserID
 
-from . import serialize, state_store, stores
+from . import ratelimits, serialize, state_store, stores
 from .auth_rules import AuthError
 from .creation import create_local_event
 from .events import Event, StateKey
@@ -221,6 +221,7 @@ def send_event(requester, room_id: str, event_type: str, content: dict, txn_id: 
         existing = stores.event_for_txn(requester.user_id, device_id, room_id, txn_id)
         if existing is not None:
             return existing
+    ratelimits.check_message(requester.user_id)  # rc_message; a retried txn id is not counted again
     try:
         event, _ = create_local_event(requester, room_id, {"type": event_type, "content": content}, txn_id=txn_id)
     except IntegrityError:
@@ -264,6 +265,7 @@ def join_room(requester, room_id: str) -> str:
         ev = stores.get_event(current[1])
         if ev is not None and all(ev.content.get(k) == profile.get(k) for k in ("displayname", "avatar_url")):
             return room_id  # already joined with this profile: nothing to change
+    ratelimits.check_join(requester.user_id)  # rc_joins.local (remote joins: with federation)
     _send_membership(requester, room_id, requester.user_id, "join", profile)
     return room_id
 
@@ -279,6 +281,7 @@ def invite_user(requester, room_id: str, user_id: str, reason: str | None = None
     if current is not None and current[0] in ("join", "ban"):
         raise MatrixError(Codes.FORBIDDEN, f"{target} is {'already in' if current[0] == 'join' else 'banned from'} "
                                            "the room", 403)
+    ratelimits.check_invite(room_id, requester.user_id, target)  # rc_invites
     _send_membership(requester, room_id, target, "invite", content)
 
 

@@ -168,6 +168,9 @@ class RoomMembership(models.Model):
     membership = models.CharField(max_length=32)
     event_id = models.CharField(max_length=255)
     stream_ordering = models.BigIntegerField()
+    # POST /rooms/{roomId}/forget: set on a leave or ban, reset by the next membership event (the
+    # persister writes it False). A forgotten room is hidden from the user's room lists and history.
+    forgotten = models.BooleanField(default=False)
 
     class Meta:
         db_table = "room_memberships"

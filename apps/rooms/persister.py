@@ -253,7 +253,9 @@ def _apply_current_state_delta(room: Room, changed: dict[StateKey, Event | None]
             pos = position if position is not None else (positions or {}).get(ev.event_id, 0)
             RoomMembership.objects.update_or_create(
                 room=room, user_id=skey,
-                defaults={"membership": ev.membership or "leave", "event_id": ev.event_id, "stream_ordering": pos})
+                # A new membership event un-forgets the room (POST /forget applies to one membership).
+                defaults={"membership": ev.membership or "leave", "event_id": ev.event_id, "stream_ordering": pos,
+                          "forgotten": False})
 
 
 def _resolved_state_of(room: Room, extremities: set[str]) -> StateMap:

@@ -5,7 +5,7 @@ event persisters the request is forwarded to the room's writer (`persister.send_
 """
 from hsproject.routing import CLIENT_ALL, Route
 
-from . import views
+from . import views, views_membership
 
 _ROOM = "(?P<room_id>[^/]+)"
 
@@ -30,4 +30,23 @@ ROUTES: list = [
     Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/leave$", POST=views.LeaveRoomView,
           writes="events", shard_key="room_id", balance="user"),
     Route(f"^/_matrix/client/{CLIENT_ALL}/joined_rooms$", GET=views.GetJoinedRoomsView, balance="user"),
+]
+
+# --- membership: kick, ban, unban, knock, forget, members lists (views_membership.py) ---------------------
+ROUTES += [
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/kick$", POST=views_membership.KickView,
+          writes="events", shard_key="room_id", balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/ban$", POST=views_membership.BanView,
+          writes="events", shard_key="room_id", balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/unban$", POST=views_membership.UnbanView,
+          writes="events", shard_key="room_id", balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/knock/(?P<room_id_or_alias>[^/]+)$", POST=views_membership.KnockRoomView,
+          writes="events", shard_key="room_id", balance="user"),
+    # Forgetting writes no event: any client-serving process may take it.
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/forget$", POST=views_membership.ForgetRoomView,
+          balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/members$", GET=views_membership.GetMembersByRoomView,
+          balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/joined_members$",
+          GET=views_membership.GetJoinedMembersByRoomView, balance="user"),
 ]

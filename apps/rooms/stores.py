@@ -6,7 +6,7 @@ import json
 from typing import Iterable
 
 from .events import Event, InternalMetadata
-from .models import EventRow, ForwardExtremity, Room, RoomMembership, TxnId
+from .models import CurrentState, EventRow, ForwardExtremity, Room, RoomMembership, TxnId
 from .room_versions import get_room_version
 
 # At most this many prev_events for a new local event (the spec allows 20; Synapse uses 10).
@@ -53,15 +53,61 @@ def forward_extremities(room_id: str, limit: int = MAX_PREV_EVENTS) -> list[tupl
     return list(rows)
 
 
-def membership_of(room_id: str, user_id: str) -> tuple[str, str] | None:
-    """(membership, event_id) of the user's current membership, or None."""
-    return (RoomMembership.objects.filter(room_id=room_id, user_id=user_id)
-            .values_list("membership", "event_id").first())
+def membership_of(room_id: str, user_id: str, *, include_forgotten: bool = False) -> tuple[str, str] | None:
+    """(membership, event_id) of the user's current membership, or None.
+
+    A room the user forgot (POST /forget, after leaving) counts as none: no history, no room list
+    entry. `include_forgotten` gives the membership itself (a forgotten ban is still a ban)."""
+    rows = RoomMembership.objects.filter(room_id=room_id, user_id=user_id)
+    if not include_forgotten:
+        rows = rows.filter(forgotten=False)
+    return rows.values_list("membership", "event_id").first()
 
 
 def joined_room_ids(user_id: str) -> list[str]:
     return list(RoomMembership.objects.filter(user_id=user_id, membership="join")
                 .order_by("stream_ordering").values_list("room_id", flat=True))
+
+
+# --- membership: members lists, forgetting (apps/rooms/membership.py) ---------------------------------
+
+def membership_row(room_id: str, user_id: str) -> tuple[str, str, int, bool] | None:
+    """(membership, event_id, stream_ordering, forgotten) of the user's current membership."""
+    return (RoomMembership.objects.filter(room_id=room_id, user_id=user_id)
+            .values_list("membership", "event_id", "stream_ordering", "forgotten").first())
+
+
+def current_member_events(room_id: str, memberships: Iterable[str] | None = None) -> list[Event]:
+    """The room's current m.room.member events (optionally of these memberships), in one query."""
+    keys = CurrentState.objects.filter(room_id=room_id, type="m.room.member")
+    if memberships is not None:
+        keys = keys.filter(membership__in=list(memberships))
+    rows = EventRow.objects.filter(event_id__in=keys.values("event_id")).order_by("stream_ordering")
+    return [_event_from_row(r) for r in rows.values(*_EVENT_FIELDS)]
+
+
+def last_event_at(room_id: str, position: int) -> str | None:
+    """The room's last timeline event at or before `events` stream position `position`."""
+    return (EventRow.objects.filter(room_id=room_id, stream_ordering__lte=position, outlier=False,
+                                    soft_failed=False, rejected_reason__isnull=True)
+            .order_by("-stream_ordering").values_list("event_id", flat=True).first())
+
+
+def forget_room(user_id: str, room_id: str, event_id: str) -> None:
+    """Mark the membership `event_id` forgotten (a membership that changed meanwhile is untouched)."""
+    RoomMembership.objects.filter(room_id=room_id, user_id=user_id, event_id=event_id,
+                                  membership__in=("leave", "ban")).update(forgotten=True)
+
+
+def room_ids_for_user(user_id: str, memberships: Iterable[str], *, include_forgotten: bool = False) -> list[str]:
+    """The rooms where the user's membership is one of `memberships`; forgotten ones left out."""
+    rows = RoomMembership.objects.filter(user_id=user_id, membership__in=list(memberships))
+    if not include_forgotten:
+        rows = rows.filter(forgotten=False)
+    return list(rows.order_by("stream_ordering").values_list("room_id", flat=True))
+
+
+# --- end of membership block --------------------------------------------------------------------------
 
 
 def event_for_txn(user_id: str, device_id: str, room_id: str, txn_id: str) -> str | None:

@@ -76,6 +76,16 @@ class RedisConfig:
 
 
 @dataclass(frozen=True)
+class TrustedKeyServer:
+    """One entry of `trusted_key_servers` (Synapse's format): a notary we fetch other servers' keys
+    through, with the keys its answers must be signed by."""
+
+    server_name: str
+    verify_keys: tuple[tuple[str, str], ...] = ()  # (key id, unpadded base64 public key)
+    accept_keys_insecurely: bool = False
+
+
+@dataclass(frozen=True)
 class PasswordPolicy:
     enabled: bool = False
     minimum_length: int = 0
@@ -165,6 +175,12 @@ class HomeserverConfig:
     app_service_config_files: tuple[str, ...]
     workers: WorkerTopology
     media: MediaConfig = MediaConfig()
+    # Federation trust (apps.federation.keyring, apps.core.outbound); defaults keep every outbound
+    # request inside what the operator configured: no notary unless listed.
+    trusted_key_servers: tuple[TrustedKeyServer, ...] = ()
+    outbound_name_resolution: bool = True
+    federation_verify_certificates: bool = True
+    federation_custom_ca_list: tuple[Path, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> "HomeserverConfig":
@@ -299,6 +315,24 @@ def _cidrs(key: str, values: list[str]) -> tuple[str, ...]:
     return tuple(check_each(key, values, check))
 
 
+def _trusted_key_server(key: str, raw: Any) -> TrustedKeyServer:
+    r = Reader(raw, key)
+    name = r.str("server_name", None)
+    if not name or not SERVER_NAME_RE.fullmatch(name):
+        raise ConfigError(r.key("server_name"), "must be a server name")
+    vk = r.raw_value("verify_keys", {})
+    if not isinstance(vk, dict):
+        raise ConfigError(r.key("verify_keys"), "must be a mapping of key id to base64 public key")
+    for key_id, b64 in vk.items():
+        if not isinstance(key_id, str) or not key_id.startswith("ed25519:") or not isinstance(b64, str):
+            raise ConfigError(r.key("verify_keys"), f"{key_id!r}: expected 'ed25519:<version>': '<base64 key>'")
+    insecure = r.bool("accept_keys_insecurely", False)
+    r.finish()
+    if not vk and not insecure:
+        raise ConfigError(r.key("verify_keys"), f"give the verify keys of {name}, or set accept_keys_insecurely: true")
+    return TrustedKeyServer(name, tuple(sorted(vk.items())), insecure)
+
+
 def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfig:
     r = Reader(raw)
     server_name = r.str("server_name", "localhost:8008" if embedded else None)
@@ -378,6 +412,16 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
     if fed_whitelist is not None:
         fed_whitelist = tuple(r.str_list("federation_domain_whitelist"))
 
+    raw_tks = r.raw_value("trusted_key_servers", [])
+    if not isinstance(raw_tks, list):
+        raise ConfigError("trusted_key_servers", "must be a list of {server_name, verify_keys} mappings")
+    trusted_key_servers = tuple(check_each("trusted_key_servers", raw_tks, _trusted_key_server))
+    r.bool("suppress_key_server_warning", False)  # Synapse's; there is no warning to suppress here
+    ca_list = r.str_list("federation_custom_ca_list", [])
+    for i, ca in enumerate(ca_list):
+        if not Path(ca).is_file():
+            raise ConfigError(f"federation_custom_ca_list[{i}]", f"file {ca!r} does not exist")
+
     presence = r.section("presence")
     presence_enabled = presence.bool("enabled", True)
     presence.finish()
@@ -426,6 +470,10 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
         ip_range_blacklist=_cidrs("ip_range_blacklist", r.str_list("ip_range_blacklist", list(DEFAULT_IP_RANGE_BLACKLIST))),
         ip_range_whitelist=_cidrs("ip_range_whitelist", r.str_list("ip_range_whitelist", [])),
         federation_domain_whitelist=fed_whitelist,
+        trusted_key_servers=trusted_key_servers,
+        outbound_name_resolution=r.bool("outbound_name_resolution", True),
+        federation_verify_certificates=r.bool("federation_verify_certificates", True),
+        federation_custom_ca_list=tuple(Path(ca) for ca in ca_list),
         admin_contact=r.str("admin_contact", None),
         require_auth_for_profile_requests=r.bool("require_auth_for_profile_requests", False),
         presence_enabled=presence_enabled,

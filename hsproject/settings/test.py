@@ -27,6 +27,9 @@ _raw = {
     # Loopback only: a test must never contact another host.
     "ip_range_blacklist": ["0.0.0.0/0", "::/0"],
     "ip_range_whitelist": ["127.0.0.0/8", "::1/128"],
+    # No DNS: only IP literals and localhost may be contacted; no notary.
+    "outbound_name_resolution": False,
+    "trusted_key_servers": [],
     "rc_login": {"address": {"per_second": 1000, "burst_count": 1000},
                  "account": {"per_second": 1000, "burst_count": 1000},
                  "failed_attempts": {"per_second": 1000, "burst_count": 1000}},

@@ -220,3 +220,26 @@ class StreamCounter(models.Model):
 
     class Meta:
         db_table = "stream_counters"
+
+
+# --- room aliases (apps/rooms/aliases.py) --------------------------------------------------------------
+
+class RoomAlias(models.Model):
+    """A local room alias `#localpart:our.server` -> room (client-server API, "Room aliases").
+
+    Only aliases of this server live here; remote aliases are resolved over federation. `creator`
+    may delete the alias (as may room moderators and server admins, see `aliases.delete_alias`)."""
+
+    alias = models.CharField(max_length=255, primary_key=True)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, db_column="room_id", related_name="aliases")
+    creator = models.CharField(max_length=255)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "room_aliases"
+
+    def __str__(self) -> str:
+        return self.alias
+
+
+# --- end of room aliases block ------------------------------------------------------------------------

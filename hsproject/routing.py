@@ -83,6 +83,7 @@ ROUTE_MODULES = (
     "apps.federation.routes",
     "apps.rooms.routes",
     "apps.admin_api.routes",
+    "apps.media.routes",
 )
 
 

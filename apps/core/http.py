@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 from .errors import Codes, MatrixError
 
@@ -85,10 +86,11 @@ def empty() -> dict:
     return {}
 
 
-def as_response(result: Any) -> HttpResponse:
+def as_response(result: Any) -> HttpResponseBase:
     from django.http import JsonResponse
 
-    if isinstance(result, HttpResponse):
+    # HttpResponseBase, not HttpResponse: streaming responses (media downloads) are passed through too.
+    if isinstance(result, HttpResponseBase):
         return result
     status = 200
     if isinstance(result, tuple):

@@ -81,6 +81,7 @@ def django_settings(hs: HomeserverConfig) -> dict[str, Any]:
             "apps.rooms",
             "apps.streams",
             "apps.admin_api",
+            "apps.media",
         ],
         "MIDDLEWARE": [
             "apps.core.middleware.RequestIdMiddleware",

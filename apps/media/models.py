@@ -1,0 +1,65 @@
+"""Tables of the media repository: local media and their thumbnails.
+
+A row's bytes live in the storage backend (`storage.py`) under their SHA-256, so identical uploads share
+one file; a row with `sha256 = NULL` is a pending asynchronous upload (`POST /_matrix/media/v1/create`).
+Remote media cached from other servers will get their own table with the federation issue.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Media(models.Model):
+    """Local media: `mxc://<server_name>/<media_id>`."""
+
+    media_id = models.CharField(max_length=255, unique=True)
+    user_id = models.CharField(max_length=255, db_index=True, help_text="The uploader.")
+    media_type = models.CharField(max_length=255, blank=True, default="application/octet-stream")
+    media_length = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, null=True, blank=True, db_index=True,
+                              help_text="Content hash; the storage key. Empty while an async upload is pending.")
+    upload_name = models.CharField(max_length=255, null=True, blank=True)
+    created_ts = models.BigIntegerField(help_text="Milliseconds since the epoch.")
+    # Pending async uploads only: the upload must arrive before this (spec: createContent).
+    unused_expires_at = models.BigIntegerField(null=True, blank=True)
+    last_access_ts = models.BigIntegerField(null=True, blank=True)
+    # Uploaded while `enable_authenticated_media` was on: never served on the deprecated
+    # unauthenticated endpoints (the spec's freeze, as Synapse's `local_media_repository.authenticated`).
+    authenticated = models.BooleanField(default=True)
+    quarantined_by = models.CharField(max_length=255, null=True, blank=True)
+    safe_from_quarantine = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "media_local"
+        ordering = ("-created_ts",)
+        verbose_name_plural = "media"
+
+    def __str__(self) -> str:
+        return self.mxc_uri
+
+    @property
+    def mxc_uri(self) -> str:
+        return f"mxc://{settings.HS.server_name}/{self.media_id}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.sha256 is None
+
+
+class Thumbnail(models.Model):
+    media = models.ForeignKey(Media, on_delete=models.CASCADE, related_name="thumbnails")
+    width = models.IntegerField()
+    height = models.IntegerField()
+    method = models.CharField(max_length=8)  # "crop" or "scale": the requirement it was made for
+    media_type = models.CharField(max_length=64)
+    length = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+
+    class Meta:
+        db_table = "media_thumbnails"
+        constraints = [models.UniqueConstraint(fields=("media", "width", "height", "method", "media_type"),
+                                               name="media_thumbnail_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height} {self.method} {self.media_type}"

@@ -1,0 +1,32 @@
+"""Routing-table rows of the media repository (see hsproject/routing.py).
+
+All rows are `serves="media"`: a `synapse.app.media_repository` instance (or main, with
+`enable_media_repo`) takes them, as Synapse's worker guide routes `/_matrix/media/` and
+`/_matrix/client/v1/media/`. `preview_url` is deliberately absent: with `url_preview_enabled` off,
+Synapse does not register it, so clients get M_UNRECOGNIZED.
+"""
+from hsproject.routing import Route
+
+from . import views
+
+# Synapse serves the media API under r0, v3 and v1 alike.
+MEDIA = "(?:r0|v3|v1)"
+IDS = "(?P<server_name>[^/]+)/(?P<media_id>[^/]+)"
+
+ROUTES = [
+    Route(f"^/_matrix/media/{MEDIA}/upload$", POST=views.UploadContent, serves="media"),
+    Route(f"^/_matrix/media/{MEDIA}/upload/{IDS}$", PUT=views.UploadContentToMXC, serves="media"),
+    Route("^/_matrix/media/v1/create$", POST=views.CreateContent, serves="media"),
+    # authenticated media (spec v1.11)
+    Route(f"^/_matrix/client/v1/media/download/{IDS}$", GET=views.GetContentAuthed, serves="media"),
+    Route(f"^/_matrix/client/v1/media/download/{IDS}/(?P<file_name>[^/]+)$",
+          GET=views.GetContentOverrideNameAuthed, serves="media"),
+    Route(f"^/_matrix/client/v1/media/thumbnail/{IDS}$", GET=views.GetContentThumbnailAuthed, serves="media"),
+    Route("^/_matrix/client/v1/media/config$", GET=views.GetConfigAuthed, serves="media"),
+    # deprecated, unauthenticated
+    Route(f"^/_matrix/media/{MEDIA}/download/{IDS}$", GET=views.GetContent, serves="media"),
+    Route(f"^/_matrix/media/{MEDIA}/download/{IDS}/(?P<file_name>[^/]+)$",
+          GET=views.GetContentOverrideName, serves="media"),
+    Route(f"^/_matrix/media/{MEDIA}/thumbnail/{IDS}$", GET=views.GetContentThumbnail, serves="media"),
+    Route(f"^/_matrix/media/{MEDIA}/config$", GET=views.GetConfig, serves="media"),
+]

@@ -65,6 +65,17 @@ class MatrixClient:
         return data
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's, plus: the process's ReplicationState (started by the first event persisted) holds
+    a database connection in its Redis subscriber thread: stop it before the test database is dropped."""
+    yield
+    from apps.streams import replication
+    state = replication.set_state_for_tests(None)
+    if state is not None:
+        state.stop()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     cache.clear()

@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class RoomsConfig(AppConfig):
     name = "apps.rooms"
     label = "rooms"
+
+    def ready(self) -> None:
+        # The `events` stream's fetch and notify functions, in every process (writers and readers).
+        from . import streams  # noqa: F401

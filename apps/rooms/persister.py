@@ -8,14 +8,17 @@ will forward over internal HTTP when the room's writer is another instance. In t
   1. lock the room (the create event creates it, and its persister assignment);
   2. state groups: the state before the event (when the pipeline had to compute a new one) and the
      state after it (the before-group plus the event, for an accepted state event);
-  3. the `events` stream position, allocated as late as possible (`allocate_event_position`);
+  3. the `events` stream position, allocated as late as possible (`allocate_event_position`, i.e.
+     `apps.streams.replication.allocate_position("events")`);
   4. the event row, its prev/auth edges, its state groups;
   5. for an event in the timeline (not an outlier, not rejected, not soft-failed): the forward
      extremities (prev events out, this one in), the current state and the memberships;
   6. the sender's transaction id, for idempotent sends.
 
-After the commit, each hook registered with `on_event_persisted` is called with the event and its
-position (the sync notifier and the federation sender subscribe there).
+After the commit the position is published on the `events` stream (`on_commit_publish`, rows as in
+`stream_row`): this process's notifier and every other process's, over Redis, wake the `/sync` waiters
+of the room. Then each hook registered with `on_event_persisted` is called with the event and its
+position (the federation sender subscribes there).
 """
 from __future__ import annotations
 
@@ -27,7 +30,9 @@ from typing import Callable
 
 from canonicaljson import encode_canonical_json
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
+
+from apps.streams.replication import allocate_position, on_commit_publish
 
 from . import state_store
 from .events import Event, StateKey
@@ -112,24 +117,22 @@ def send_to_persister(room_id: str, event: Event, context: EventContext) -> int 
 # --- stream positions ------------------------------------------------------------------------------
 
 def allocate_event_position() -> int:
-    """The next `events` stream position. Call it inside the persisting transaction, as late as
-    possible (a position allocated early holds back readers until it commits).
+    """The next `events` stream position, from the replication machinery (`apps.streams`): one
+    PostgreSQL sequence shared by every event persister (a counter row on SQLite). Call it inside the
+    persisting transaction, as late as possible: a position allocated early holds readers back until
+    it commits. After the commit the position is published (see `_publish`); after a rollback it is
+    released."""
+    return allocate_position("events")
 
-    PostgreSQL: the sequence `events_stream_seq`, shared by all persisters. SQLite: a counter row,
-    incremented in place (the write locks the database until commit)."""
-    with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            cur.execute("SELECT nextval('events_stream_seq')")
-            return cur.fetchone()[0]
-        cur.execute("UPDATE stream_counters SET position = position + 1 WHERE stream = 'events' RETURNING position")
-        row = cur.fetchone()
-        if row is None:
-            # The counter row is created by the migration; a flushed test database may lack it.
-            cur.execute("SELECT COALESCE(MAX(stream_ordering), 0) + 1 FROM events")
-            position = cur.fetchone()[0]
-            cur.execute("INSERT INTO stream_counters (stream, position) VALUES ('events', %s)", [position])
-            return position
-        return row[0]
+
+def stream_row(event: Event) -> dict:
+    """What the `events` stream carries for one event (`apps.rooms.streams` reads the same back from
+    the table on catch-up): enough for the notifier to wake the room's users and a member event's
+    target (an invite must wake the invitee)."""
+    meta = event.internal
+    return {"room_id": event.room_id, "event_id": event.event_id, "type": event.type,
+            "state_key": event.state_key, "sender": event.sender, "membership": event.membership,
+            "in_timeline": not meta.outlier and not event.rejected and not meta.soft_failed}
 
 
 # --- persisting ------------------------------------------------------------------------------------
@@ -176,6 +179,8 @@ def persist_event(event: Event, context: EventContext) -> int | None:
             TxnId.objects.create(user_id=event.sender, device_id=meta.device_id, room_id=room.room_id,
                                  txn_id=meta.txn_id, event_id=event.event_id, inserted_ts=_now_ms())
 
+        if position is not None:
+            on_commit_publish("events", position, [stream_row(event)])
         persisted = PersistedEvent(event, position)
         transaction.on_commit(lambda: _run_hooks(persisted))
     return position

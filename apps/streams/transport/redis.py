@@ -112,8 +112,11 @@ class RedisTransport(Transport):
         # This thread is not a request: recycle its database connection as a request would
         # (CONN_MAX_AGE, health checks), so a PostgreSQL restart does not break catch-up for good.
         from django.db import close_old_connections, connection
-        if not connection.in_atomic_block:
-            close_old_connections()
+        try:
+            if not connection.in_atomic_block:
+                close_old_connections()
+        except Exception:  # the database is down: the callbacks fail and are retried; the thread must live
+            logger.warning("replication: could not recycle the database connection", exc_info=True)
 
     def _resync(self) -> None:
         self._fresh_db_connection()

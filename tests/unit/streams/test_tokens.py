@@ -85,8 +85,11 @@ def test_fuzz_token_alphabet(db, text):
 
 def test_current_token_from_replication_state(db, make_state):
     state = make_state("p1", {"events": ("p1", "p2")})
-    state._streams["events"].positions.advance("p1", 10)
-    state._streams["events"].positions.advance("p2", 7)
+    # A starting writer claims what the shared sequence has handed out so far (other tests' events).
+    base = state.writer_current("events")
+    state._streams["events"].positions.advance("p1", base + 10)
+    state._streams["events"].positions.advance("p2", base + 7)
     t = StreamToken.current(state)
-    assert t.position("events") == 7 and t.events_position_for("p1") == 10 and t.events_max == 10
+    assert t.position("events") == base + 7 and t.events_position_for("p1") == base + 10
+    assert t.events_max == base + 10
     assert StreamToken.parse(t.to_string()) == t

@@ -93,6 +93,10 @@ def create_local_event(requester: Any, room_id: str | None, event_dict: dict[str
     For `m.room.create`, `room_id` is None in v12 (the room is named after the event) and
     `room_version` says which version to create. Returns the event and its stream position."""
     sender = requester if isinstance(requester, str) else requester.user_id
+    if event_dict.get("type") == "m.room.canonical_alias" and event_dict.get("state_key") == "" and room_id:
+        from .aliases import check_canonical_alias
+
+        check_canonical_alias(room_id, event_dict.get("content"))  # 400 M_BAD_ALIAS / M_INVALID_PARAM
     device_id = None if isinstance(requester, str) else requester.device_id
     is_create = event_dict.get("type") == "m.room.create" and event_dict.get("state_key") == ""
     if is_create:

@@ -119,9 +119,9 @@ def create_room(requester, *, visibility: str = "private", preset_name: str | No
                 room_version: str | None = None, creation_content: dict | None = None,
                 initial_state: Any = None, name: str | None = None, topic: str | None = None,
                 invite: list[str] | None = None, is_direct: bool = False,
-                power_level_content_override: dict | None = None) -> str:
-    """POST /createRoom: the spec's event order (create, creator join, power levels, preset events,
-    initial_state, name, topic, invites), all in one transaction. Returns the room ID."""
+                power_level_content_override: dict | None = None, room_alias_name: str | None = None) -> str:
+    """POST /createRoom: the spec's event order (create, creator join, power levels, canonical alias,
+    preset events, initial_state, name, topic, invites), all in one transaction. Returns the room ID."""
     if visibility not in ("public", "private"):
         raise MatrixError(Codes.INVALID_PARAM, "visibility must be 'public' or 'private'", 400)
     if preset_name is None:
@@ -178,6 +178,15 @@ def create_room(requester, *, visibility: str = "private", preset_name: str | No
         events.append({"type": "m.room.topic", "state_key": "",
                        "content": {"topic": topic, "m.topic": {"m.text": [{"body": topic, "mimetype": "text/plain"}]}}})
 
+    # room_alias_name (apps/rooms/aliases.py): a taken alias is refused before anything is created.
+    room_alias = None
+    if room_alias_name is not None:
+        from . import aliases, directory_store
+
+        room_alias = aliases.local_alias_for_localpart(room_alias_name)
+        if directory_store.alias_room_id(room_alias) is not None:
+            raise MatrixError(aliases.ROOM_IN_USE, f"Room alias {room_alias} already taken", 400)
+
     with transaction.atomic():
         create_event, _ = create_local_event(requester, None, {"type": "m.room.create", "state_key": "",
                                                                "content": create_content}, room_version=rv)
@@ -186,6 +195,11 @@ def create_room(requester, *, visibility: str = "private", preset_name: str | No
             _send_membership(requester, room_id, creator, "join", _local_profile(creator) or {})
             create_local_event(requester, room_id, {"type": "m.room.power_levels", "state_key": "",
                                                     "content": pl_content})
+            if room_alias is not None:
+                if not directory_store.create_alias(room_alias, room_id, creator):
+                    raise MatrixError(aliases.ROOM_IN_USE, f"Room alias {room_alias} already taken", 400)
+                create_local_event(requester, room_id, {"type": "m.room.canonical_alias", "state_key": "",
+                                                        "content": {"alias": room_alias}})
             for ev in events:
                 create_local_event(requester, room_id, ev)
             for uid in invitees:
@@ -255,9 +269,11 @@ def _send_membership(requester, room_id: str, target: str, membership: str, cont
 
 
 def join_room(requester, room_id: str) -> str:
-    """POST /rooms/{roomId}/join and /join/{roomIdOrAlias} (room IDs of rooms this server is in)."""
+    """POST /rooms/{roomId}/join and /join/{roomIdOrAlias} (rooms this server is in; local aliases)."""
     if not room_id.startswith("!"):
-        raise MatrixError(Codes.NOT_FOUND, "Joining by room alias is not supported yet", 404)
+        from .aliases import room_id_for
+
+        room_id = room_id_for(room_id)
     _room_or_404(room_id)
     profile = _local_profile(requester.user_id) or {}
     current = stores.membership_of(room_id, requester.user_id)

@@ -50,3 +50,23 @@ ROUTES += [
     Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/joined_members$",
           GET=views_membership.GetJoinedMembersByRoomView, balance="user"),
 ]
+
+
+# --- room aliases, the published room directory, room upgrades (apps/rooms/views_directory.py) ---------
+# The alias and directory tables are no stream: any client-serving process may write them. An upgrade
+# creates events in the old room (tombstone) and a new one: it goes to the old room's persister.
+
+from . import views_directory as _vd  # noqa: E402
+
+ROUTES += [
+    Route(f"^/_matrix/client/{CLIENT_ALL}/directory/room/(?P<room_alias>[^/]+)$",
+          GET=_vd.GetRoomIdByAliasView, PUT=_vd.SetRoomAliasView, DELETE=_vd.DeleteRoomAliasView, balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/aliases$", GET=_vd.GetLocalAliasesView, balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/directory/list/room/{_ROOM}$",
+          GET=_vd.GetRoomVisibilityOnDirectoryView, PUT=_vd.SetRoomVisibilityOnDirectoryView, balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/publicRooms$", GET=_vd.GetPublicRoomsView, POST=_vd.QueryPublicRoomsView,
+          balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/upgrade$", POST=_vd.UpgradeRoomView,
+          writes="events", shard_key="room_id", balance="user"),
+]
+# --- end of directory block ---------------------------------------------------------------------------

@@ -42,6 +42,7 @@ class CreateRoomView(Endpoint):
             invite=field(body, "invite", list),
             is_direct=field(body, "is_direct", bool, default=False),
             power_level_content_override=field(body, "power_level_content_override", dict),
+            room_alias_name=field(body, "room_alias_name", str),
         )
         return {"room_id": room_id}
 

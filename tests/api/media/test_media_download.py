@@ -141,3 +141,23 @@ def test_retention_deletes_unused_local_media(alice, media_config):
     Media.objects.filter(media_id=kept).update(created_ts=1, safe_from_quarantine=True)
     assert handlers.apply_media_retention() == 1
     assert list(Media.objects.values_list("media_id", flat=True)) == [kept]
+
+
+def test_asgi_download_streams_in_chunks(alice, bob):
+    # Under ASGI the file is sent by an asynchronous iterator (a synchronous one would be read whole).
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    data = bytes(range(256)) * 1024  # 256 KiB: several chunks
+    media_id = upload(alice, data, "application/octet-stream")
+
+    async def get():
+        resp = await AsyncClient().get(f"{AUTHED}/download/test.local/{media_id}",
+                                       headers={"Authorization": f"Bearer {bob.token}"})
+        assert resp.is_async
+        chunks = [c async for c in resp.streaming_content]
+        return resp, chunks
+
+    resp, chunks = async_to_sync(get)()
+    assert resp.status_code == 200 and len(chunks) > 1 and b"".join(chunks) == data
+    assert resp["Content-Disposition"] == "attachment"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
+import socket
 import ssl
 import threading
 import time
@@ -16,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -191,3 +193,52 @@ def stub_resolver(mapping: dict[str, list[str]]):
 
     lookup.calls = calls
     return lookup
+
+
+# --- fixtures (imported by the conftest.py of the federation test folders) ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def test_ca(tmp_path_factory):
+    return make_test_ca(tmp_path_factory.mktemp("federation-ca"))
+
+
+@pytest.fixture
+def federation_tls(settings, test_ca):
+    """Trust the test CA (and only it) for federation."""
+    settings.HS = settings.HS.replace(federation_custom_ca_list=(test_ca.ca_path,))
+    return test_ca
+
+
+@pytest.fixture
+def tls_server(test_ca, federation_tls):
+    servers = []
+
+    def make(**routes):
+        s = LoopbackServer(test_ca)
+        s.routes.update(routes)
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.close()
+
+
+@pytest.fixture
+def no_dns(monkeypatch):
+    """Fails the test on any name resolution other than of an IP literal (what connecting to an
+    address does internally); records every call."""
+    from apps.core import outbound
+
+    calls = []
+    real = socket.getaddrinfo
+
+    def guarded(host, *args, **kwargs):
+        calls.append(host)
+        if outbound.parse_ip(str(host)) is None:
+            raise AssertionError(f"getaddrinfo({host!r}) called: a name was resolved")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+    return calls

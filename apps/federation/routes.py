@@ -9,5 +9,7 @@ from . import views
 
 ROUTES = [
     Route("^/_matrix/key/v2/server$", GET=views.GetServerKeyView, serves="keys"),
+    Route("^/_matrix/key/v2/query$", POST=views.BulkPerspectivesKeyQueryView, serves="keys"),
+    Route("^/_matrix/key/v2/query/(?P<server_name>[^/]+)$", GET=views.PerspectivesKeyQueryView, serves="keys"),
     Route("^/_matrix/federation/v1/version$", GET=views.GetVersionView, serves="federation"),
 ]

@@ -4,15 +4,18 @@ A row is one path pattern (the seeds' regexes, version groups made non-capturing
 HTTP method, plus the facts a multi-process deployment needs: which kind of process serves it
 (`serves`), which stream it writes (`writes`), the shard key of that stream and the proxy's balance key.
 Django's URLconf is built from it here; the reverse-proxy config and write forwarding read the same rows.
+An endpoint whose `handle` is `async def` makes its row an async Django view (`/sync` long-polls).
 """
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable
 
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, re_path
 from django.views.decorators.csrf import csrf_exempt
@@ -60,17 +63,33 @@ class Route:
     def operation_ids(self) -> dict[str, str]:
         return {m: v.operation_id for m, v in self.methods.items()}
 
+    def is_async(self) -> bool:
+        """Whether a method's endpoint declares `async def handle` (then the row is an async Django view)."""
+        return any(inspect.iscoroutinefunction(v.handle) for v in self.methods.values())
+
     def view(self):
         methods = self.methods
         path_pattern = self.pattern
 
-        @csrf_exempt
-        def dispatch(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        def endpoint_for(request: HttpRequest) -> type[Endpoint]:
             method = request.method or "GET"
             view_cls = methods.get(method) or (methods.get("GET") if method == "HEAD" else None)
             if view_cls is None:
                 raise unrecognized(method, request.path, wrong_method=True)
-            return as_response(view_cls().handle(request, **kwargs))
+            return view_cls
+
+        if self.is_async():
+            @csrf_exempt
+            async def dispatch(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+                handle = endpoint_for(request)().handle
+                if inspect.iscoroutinefunction(handle):
+                    return as_response(await handle(request, **kwargs))
+                # A synchronous method on the same row: in a thread, as Django runs sync views.
+                return as_response(await sync_to_async(handle)(request, **kwargs))
+        else:
+            @csrf_exempt
+            def dispatch(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+                return as_response(endpoint_for(request)().handle(request, **kwargs))
 
         dispatch.__name__ = f"route_{'_'.join(v.__name__ for v in methods.values())}"
         dispatch.route_pattern = path_pattern
@@ -82,6 +101,7 @@ ROUTE_MODULES = (
     "apps.accounts.routes",
     "apps.federation.routes",
     "apps.rooms.routes",
+    "apps.sync.routes",
     "apps.admin_api.routes",
     "apps.media.routes",
 )

@@ -80,6 +80,7 @@ def django_settings(hs: HomeserverConfig) -> dict[str, Any]:
             "apps.federation",
             "apps.rooms",
             "apps.streams",
+            "apps.sync",
             "apps.admin_api",
             "apps.media",
         ],

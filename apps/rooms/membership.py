@@ -22,8 +22,10 @@ from apps.core.ids import UserID
 from apps.streams.tokens import StreamToken
 
 from . import state_store, stores
+from .auth_rules import AuthError
 from .events import Event
 from .handlers import _local_profile, _room_or_404, _send_membership, _serialize
+from .power_levels import get_named_level, get_user_power_level
 from .room_versions import get_room_version
 
 MEMBERSHIPS = ("join", "invite", "knock", "leave", "ban")
@@ -41,6 +43,40 @@ def _with_reason(content: dict[str, Any], reason: str | None) -> dict[str, Any]:
 
 # --- kick, ban, unban --------------------------------------------------------------------------------
 
+def _level_text(level) -> str:
+    return "infinite (room creator)" if level == float("inf") else str(level)
+
+
+def _send_moderation(requester, room_id: str, target: str, membership: str, content: dict, *,
+                     action: str, levels: tuple[str, ...]) -> None:
+    """Send the member event; a refusal by the power levels names the levels involved. `levels`
+    are the named levels the auth rules ask of the sender, who must also outrank the target (R4.5.4
+    and R4.6.2: unbanning needs the ban level and, as any leave of another user, the kick level)."""
+    try:
+        _send_membership(requester, room_id, target, membership, content)
+    except AuthError as e:
+        keys = [("m.room.create", ""), ("m.room.power_levels", ""), ("m.room.member", requester.user_id)]
+        state = state_store.current_state(room_id, keys)
+        events = stores.get_events(state.values())
+        auth = {k: events[eid] for k, eid in state.items() if eid in events}
+        own = auth.get(("m.room.member", requester.user_id))
+        if own is None or own.membership != "join":
+            raise MatrixError(Codes.FORBIDDEN, f"You cannot {action} {target}: you are not in the room", 403) from e
+        rv = get_room_version(stores.get_room(room_id).room_version)
+        mine = get_user_power_level(requester.user_id, auth, rv)
+        theirs = get_user_power_level(target, auth, rv)
+        for name in levels:
+            needed = get_named_level(auth, name, None, rv)
+            if mine < needed:
+                why = f"that needs power level {needed} ('{name}') and yours is {_level_text(mine)}"
+                break
+        else:
+            if theirs < mine:
+                raise
+            why = f"their power level ({_level_text(theirs)}) is not below yours ({_level_text(mine)})"
+        raise MatrixError(Codes.FORBIDDEN, f"You cannot {action} {target}: {why}", 403) from e
+
+
 def kick(requester, room_id: str, user_id: str, reason: str | None = None) -> None:
     """POST /rooms/{roomId}/kick: the target's membership becomes `leave`. Kicking an invited user
     revokes the invite; kicking a knocking user refuses the knock."""
@@ -51,7 +87,8 @@ def kick(requester, room_id: str, user_id: str, reason: str | None = None) -> No
         raise MatrixError(Codes.FORBIDDEN, f"{target} is not in the room", 403)
     if current[0] == "ban":
         raise MatrixError(Codes.FORBIDDEN, f"{target} is banned from the room: unban them instead", 403)
-    _send_membership(requester, room_id, target, "leave", _with_reason({}, reason))
+    _send_moderation(requester, room_id, target, "leave", _with_reason({}, reason), action="kick",
+                     levels=("kick",))
 
 
 def ban(requester, room_id: str, user_id: str, reason: str | None = None) -> None:
@@ -63,7 +100,8 @@ def ban(requester, room_id: str, user_id: str, reason: str | None = None) -> Non
         event = stores.get_event(current[1])
         if event is not None and event.content.get("reason") == reason:
             return  # already banned, for the same reason: nothing to change
-    _send_membership(requester, room_id, target, "ban", _with_reason({}, reason))
+    _send_moderation(requester, room_id, target, "ban", _with_reason({}, reason), action="ban",
+                     levels=("ban",))
 
 
 def unban(requester, room_id: str, user_id: str, reason: str | None = None) -> None:
@@ -73,7 +111,8 @@ def unban(requester, room_id: str, user_id: str, reason: str | None = None) -> N
     current = stores.membership_of(room_id, target, include_forgotten=True)
     if current is None or current[0] != "ban":
         raise MatrixError(Codes.FORBIDDEN, f"{target} is not banned from the room", 403)
-    _send_membership(requester, room_id, target, "leave", _with_reason({}, reason))
+    _send_moderation(requester, room_id, target, "leave", _with_reason({}, reason), action="unban",
+                     levels=("ban", "kick"))
 
 
 # --- knock ---------------------------------------------------------------------------------------------

@@ -59,14 +59,16 @@ def test_kick_needs_the_kick_level_and_a_higher_level(alice, bob, carol):
     room_id = public_room(alice, bob, carol)
     # Nobody but alice has power: bob cannot kick carol, nor alice.
     err = assert_error(bob.post(f"{API}/rooms/{room_id}/kick", {"user_id": carol.user_id}), 403, "M_FORBIDDEN")
-    assert "kick" in err["error"]
+    assert err["error"] == f"You cannot kick {carol.user_id}: that needs power level 50 ('kick') and yours is 0"
     assert_error(bob.post(f"{API}/rooms/{room_id}/kick", {"user_id": alice.user_id}), 403, "M_FORBIDDEN")
     # Equal levels: the kick level is not enough without a higher level than the target's.
     set_power(alice, room_id, users={bob.user_id: 50, carol.user_id: 50})
-    assert_error(bob.post(f"{API}/rooms/{room_id}/kick", {"user_id": carol.user_id}), 403, "M_FORBIDDEN")
+    err = assert_error(bob.post(f"{API}/rooms/{room_id}/kick", {"user_id": carol.user_id}), 403, "M_FORBIDDEN")
+    assert "their power level (50) is not below yours (50)" in err["error"]
     # A higher level but below the kick level.
     set_power(alice, room_id, kick=75, users={carol.user_id: 0})
-    assert_error(bob.post(f"{API}/rooms/{room_id}/kick", {"user_id": carol.user_id}), 403, "M_FORBIDDEN")
+    err = assert_error(bob.post(f"{API}/rooms/{room_id}/kick", {"user_id": carol.user_id}), 403, "M_FORBIDDEN")
+    assert "needs power level 75 ('kick')" in err["error"]
     set_power(alice, room_id, kick=50)
     assert bob.post(f"{API}/rooms/{room_id}/kick", {"user_id": carol.user_id}).status_code == 200
     assert membership(alice, room_id, carol.user_id)["membership"] == "leave"
@@ -135,8 +137,26 @@ def test_ban_and_unban_need_the_ban_level(alice, bob, carol):
     alice.post(f"{API}/rooms/{room_id}/ban", {"user_id": carol.user_id})
     # bob may kick (kick level 50) but not unban with a ban level above his.
     set_power(alice, room_id, ban=75, users={bob.user_id: 50})
-    assert_error(bob.post(f"{API}/rooms/{room_id}/unban", {"user_id": carol.user_id}), 403, "M_FORBIDDEN")
+    err = assert_error(bob.post(f"{API}/rooms/{room_id}/unban", {"user_id": carol.user_id}), 403, "M_FORBIDDEN")
+    assert "needs power level 75 ('ban')" in err["error"]
     assert membership(alice, room_id, carol.user_id)["membership"] == "ban"
+    # Unbanning is a leave of another user: the kick level is needed too.
+    set_power(alice, room_id, ban=50, kick=60)
+    err = assert_error(bob.post(f"{API}/rooms/{room_id}/unban", {"user_id": carol.user_id}), 403, "M_FORBIDDEN")
+    assert "needs power level 60 ('kick')" in err["error"]
+    # A stranger is told they are not in the room.
+    dave = MatrixClient()
+    dave.register("dave")
+    err = assert_error(dave.post(f"{API}/rooms/{room_id}/ban", {"user_id": bob.user_id}), 403, "M_FORBIDDEN")
+    assert "not in the room" in err["error"]
+
+
+def test_v12_creator_outranks_everyone(alice, bob):
+    room_id = public_room(alice, bob, version="12")
+    set_power(alice, room_id, users={bob.user_id: 100})
+    err = assert_error(bob.post(f"{API}/rooms/{room_id}/kick", {"user_id": alice.user_id}), 403, "M_FORBIDDEN")
+    assert "infinite (room creator)" in err["error"]
+    assert alice.post(f"{API}/rooms/{room_id}/ban", {"user_id": bob.user_id}).status_code == 200
 
 
 def test_unban_errors(alice, bob):
@@ -155,5 +175,6 @@ def test_legacy_path_versions(alice, bob):
     for prefix in ("r0", "api/v1"):
         resp = alice.post(f"/_matrix/client/{prefix}/rooms/{room_id}/ban", {"user_id": bob.user_id})
         assert resp.status_code == 200
-        assert alice.post(f"/_matrix/client/{prefix}/rooms/{room_id}/unban", {"user_id": bob.user_id}).status_code == 200
+        resp = alice.post(f"/_matrix/client/{prefix}/rooms/{room_id}/unban", {"user_id": bob.user_id})
+        assert resp.status_code == 200
     assert_error(alice.get(f"{API}/rooms/{room_id}/kick"), 405, "M_UNRECOGNIZED")

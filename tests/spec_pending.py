@@ -26,15 +26,12 @@ NOT_YET_IMPLEMENTED: set[str] = {
     "client-server/setAdminLockUser", "client-server/setAdminSuspendUser",
     "client-server/unbind3pidFromAccount",
     # Rooms: creation, membership, state, events, aliases, directory, relations, search, reports
-    "client-server/getEventByTimestamp", "client-server/getEventContext",
     "client-server/getMutualRooms",
     "client-server/getRelatingEvents",
     "client-server/getRelatingEventsWithRelType", "client-server/getRelatingEventsWithRelTypeAndEventType",
-    "client-server/getRoomEvents",
     "client-server/getRoomSummary",
     "client-server/getSpaceHierarchy",
     "client-server/getThreadRoots", "client-server/inviteBy3PID",
-    "client-server/redactEvent",
     "client-server/reportEvent", "client-server/reportRoom", "client-server/reportUser",
     "client-server/search",
     # Sync: /sync, filters, legacy /events and initialSync, peeking

@@ -363,17 +363,7 @@ def get_event(requester, room_id: str, event_id: str) -> dict[str, Any]:
 
     The spec's only error here is 404 "not found or you do not have permission to read this event",
     so a non-member gets the same answer as for a missing event (and learns nothing of the room)."""
-    membership = stores.membership_of(room_id, requester.user_id)
-    if membership is None or membership[0] not in ("join", "leave", "ban"):
-        raise MatrixError(Codes.NOT_FOUND, "Event not found", 404)
-    event = stores.get_event(event_id)
-    if event is None or event.room_id != room_id or event.rejected or event.internal.soft_failed \
-            or event.internal.outlier:
-        raise MatrixError(Codes.NOT_FOUND, "Event not found", 404)
-    if membership[0] != "join":
-        # A former member sees the room up to the moment they left.
-        left = stores.get_event(membership[1])
-        left_at = left.internal.stream_ordering if left is not None else None
-        if left_at is None or (event.internal.stream_ordering or 0) > left_at:
-            raise MatrixError(Codes.NOT_FOUND, "Event not found", 404)
-    return _serialize(requester, event)
+    # History visibility and redactions: apps/rooms/timeline.py (visibility.filter_events_for_user).
+    from .timeline import get_event as _get_visible_event
+
+    return _get_visible_event(requester, room_id, event_id)

@@ -70,3 +70,20 @@ ROUTES += [
           writes="events", shard_key="room_id", balance="user"),
 ]
 # --- end of directory block ---------------------------------------------------------------------------
+
+
+# --- room history and redaction (apps/rooms/views_timeline.py) ------------------------------------------
+# Reading history writes nothing (any client-serving process); a redaction is an event of the room.
+
+from . import views_timeline as _vt  # noqa: E402
+
+ROUTES += [
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/messages$", GET=_vt.GetRoomEventsView, balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/context/(?P<event_id>[^/]+)$",
+          GET=_vt.GetEventContextView, balance="user"),
+    Route(f"^/_matrix/client/v1/rooms/{_ROOM}/timestamp_to_event$", GET=_vt.GetEventByTimestampView,
+          balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/redact/(?P<event_id>[^/]+)/(?P<txn_id>[^/]+)$",
+          PUT=_vt.RedactEventView, writes="events", shard_key="room_id", balance="user"),
+]
+# --- end of room history block --------------------------------------------------------------------------

@@ -28,7 +28,8 @@ from hsproject.config.sections import SERVER_NAME_RE
 from . import stores
 from .models import Media, Thumbnail
 from .storage import TooLarge, get_storage
-from .thumbnails import ANIMATED_TYPES, ImageTooLarge, ThumbnailError, Thumbnailer, base_type, can_thumbnail, output_type
+from .thumbnails import (ANIMATED_TYPES, ImageTooLarge, ThumbnailError, Thumbnailer, base_type, can_thumbnail,
+                         output_type)
 
 logger = logging.getLogger(__name__)
 

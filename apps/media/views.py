@@ -133,7 +133,8 @@ def _download(request: HttpRequest, server_name: str, media_id: str, file_name: 
         query_bool(request, "allow_remote", True)
     media = handlers.media_for_serving(server_name, media_id, authenticated=authenticated,
                                        timeout_ms=_timeout_ms(request))
-    return _file_response(request, handlers.content_of(media), file_name or media.upload_name, authenticated=authenticated)
+    return _file_response(request, handlers.content_of(media), file_name or media.upload_name,
+                          authenticated=authenticated)
 
 
 def _thumbnail(request: HttpRequest, server_name: str, media_id: str, *, authenticated: bool) -> HttpResponse:

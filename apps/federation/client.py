@@ -41,7 +41,8 @@ class FederationError(Exception):
 
 def request(destination: str, method: str, path: str, *, query: dict | None = None, content: Any = None,
             signed: bool = True, timeout: httpx.Timeout | float | None = None) -> httpx.Response:
-    """Sends one request to `destination` (a server name) and returns the response, whatever its status.
+    """Sends one request to `destination` (a server name) and returns the response, whatever its status,
+    with its body read (at most MAX_RESPONSE_BYTES, else FederationError).
 
     `path` must already be percent-encoded; `query` values may be lists (repeated parameters)."""
     try:
@@ -59,19 +60,29 @@ def request(destination: str, method: str, path: str, *, query: dict | None = No
         headers["Content-Type"] = "application/json"
     if signed:
         headers["Authorization"] = transport_auth.authorization_header(method, uri, destination, content)
+    c = outbound.federation_client()
+    req = c.build_request(method, addr.url(uri), content=body, headers=headers, timeout=timeout or DEFAULT_TIMEOUT)
     try:
         with outbound.connect_override(addr.override()):
-            return outbound.federation_client().request(method, addr.url(uri), content=body, headers=headers,
-                                                        timeout=timeout or DEFAULT_TIMEOUT)
+            resp = c.send(req, stream=True)
+            try:
+                data = bytearray()
+                for chunk in resp.iter_bytes():
+                    data += chunk
+                    if len(data) > MAX_RESPONSE_BYTES:
+                        raise FederationError(destination, f"response larger than {MAX_RESPONSE_BYTES} bytes",
+                                              status=resp.status_code)
+            finally:
+                resp.close()
     except httpx.HTTPError as e:
         raise FederationError(destination, f"{type(e).__name__}: {e}") from e
+    # A response whose body is read and bounded (resp.content is set, the connection released).
+    return httpx.Response(resp.status_code, headers=resp.headers, content=bytes(data), request=req)
 
 
 def request_json(destination: str, method: str, path: str, **kwargs: Any) -> Any:
     """As `request`, then the JSON body of a 2xx response; FederationError for anything else."""
     resp = request(destination, method, path, **kwargs)
-    if len(resp.content) > MAX_RESPONSE_BYTES:
-        raise FederationError(destination, "response too large", status=resp.status_code)
     try:
         data = json.loads(resp.content) if resp.content else None
     except (ValueError, UnicodeDecodeError):

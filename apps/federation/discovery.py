@@ -110,7 +110,7 @@ def _is_ip(host: str) -> bool:
     return outbound.parse_ip(host) is not None
 
 
-def _may_look_up(host: str) -> bool:
+def _may_look_up() -> bool:
     return outbound.policy().name_resolution
 
 
@@ -133,7 +133,7 @@ def resolve_server(server_name: str) -> ServerAddress:
 
 
 def _srv_or_default(host: str) -> ServerAddress:
-    if _may_look_up(host) and host.lower() != "localhost":
+    if _may_look_up() and host.lower() != "localhost":
         for service in ("_matrix-fed._tcp", "_matrix._tcp"):
             records = lookup_srv(f"{service}.{host}")
             if records:
@@ -189,7 +189,7 @@ def _cache_key(host: str) -> str:
 
 def well_known(host: str) -> str | None:
     """The `m.server` delegation of `host`, or None; cached (answers and failures alike)."""
-    if host.lower() != "localhost" and not _may_look_up(host):
+    if host.lower() != "localhost" and not _may_look_up():
         return None  # the request could only be refused by the outbound guard
     cached = cache.get(_cache_key(host))
     if cached is not None:

@@ -170,3 +170,12 @@ def test_request_end_to_end_through_delegation_and_srv(world):
     assert rec.sni == "delegated.test"
     assert 'destination="example.test"' in rec.headers["authorization"]
     assert "srv-target.test" in world.hosts.calls
+
+
+def test_response_size_is_bounded(tls_server, monkeypatch):
+    server = tls_server(**{"/big": json_route({"x": "y" * 1000})})
+    monkeypatch.setattr(client, "MAX_RESPONSE_BYTES", 100)
+    with pytest.raises(client.FederationError, match="larger than"):
+        client.request(server.server_name, "GET", "/big")
+    monkeypatch.setattr(client, "MAX_RESPONSE_BYTES", 10_000)
+    assert client.get_json(server.server_name, "/big") == {"x": "y" * 1000}

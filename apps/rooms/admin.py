@@ -62,3 +62,14 @@ class RoomMembershipAdmin(ReadOnlyAdmin):
     list_display = ("user_id", "room_id", "membership", "event_id", "stream_ordering")
     list_filter = ("membership",)
     search_fields = ("=user_id", "=room__room_id")
+
+
+# --- room aliases (apps/rooms/aliases.py) --------------------------------------------------------------
+
+from .models import RoomAlias  # noqa: E402
+
+
+@admin.register(RoomAlias)
+class RoomAliasAdmin(ReadOnlyAdmin):
+    list_display = ("alias", "room", "creator", "created")
+    search_fields = ("alias", "room__room_id", "creator")

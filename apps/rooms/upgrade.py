@@ -29,7 +29,7 @@ from django.db import transaction
 from apps.core.errors import Codes, MatrixError
 from apps.core.ids import UserID
 
-from . import aliases, directory_store, state_store, stores
+from . import directory_store, state_store, stores
 from .auth_rules import AuthError
 from .creation import create_local_event, new_room_id
 from .events import Event

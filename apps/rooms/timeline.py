@@ -42,9 +42,15 @@ def _now_ms() -> int:
 
 
 def _serialize(requester, events: list[Event]) -> list[dict[str, Any]]:
+    return _serialize_lists(requester, events)[0]
+
+
+def _serialize_lists(requester, *lists: list[Event]) -> list[list[dict[str, Any]]]:
+    """Several lists of events as ClientEvents, redactions applied to all of them at once."""
     now = _now_ms()
-    return [serialize.client_event(e, now_ms=now, requester_device_id=requester.device_id,
-                                   requester_user_id=requester.user_id) for e in apply_redactions(events)]
+    served = iter(apply_redactions([e for events in lists for e in events]))
+    return [[serialize.client_event(next(served), now_ms=now, requester_device_id=requester.device_id,
+                                    requester_user_id=requester.user_id) for _ in events] for events in lists]
 
 
 # --- access ------------------------------------------------------------------------------------------
@@ -144,12 +150,13 @@ def get_messages(requester, room_id: str, *, direction: str, from_token: str | N
         return result
     chunk, end, more = paginate(requester.user_id, room_id, direction, start, limit, filt=filt, to=to,
                                 cap=access.cap)
-    result["chunk"] = _serialize(requester, chunk)
+    members = (_members_state(requester.user_id, chunk[0], {e.sender for e in chunk})
+               if filt.lazy_load_members and chunk else None)
+    result["chunk"], state_json = _serialize_lists(requester, chunk, members or [])
     if more:
         result["end"] = end.to_string()
-    if filt.lazy_load_members and chunk:
-        members = _members_state(requester.user_id, chunk[0], {e.sender for e in chunk})
-        result["state"] = _serialize(requester, members)
+    if members is not None:
+        result["state"] = state_json
     return result
 
 
@@ -162,7 +169,7 @@ def _visible_event(user_id: str, room_id: str, event_id: str) -> tuple[Event, in
         raise MatrixError(Codes.NOT_FOUND, "Event not found", 404)
     if not filter_events_for_user(user_id, [event]):
         raise MatrixError(Codes.NOT_FOUND, "Event not found", 404)
-    return event, timeline_store.depth_of(event_id) or event.depth
+    return event, event.depth  # the stored depth is the PDU's
 
 
 def get_context(requester, room_id: str, event_id: str, *, limit: int | None,
@@ -191,13 +198,14 @@ def get_context(requester, room_id: str, event_id: str, *, limit: int | None,
     state = sorted((found[i] for i in state_ids.values() if i in found),
                    key=lambda e: (e.internal.stream_ordering or 0, e.event_id))
     state = [e for e in state if filt.allows_event(e)] if allowed_room else []
+    before_json, event_json, after_json, state_json = _serialize_lists(requester, before, [event], after, state)
     return {
         "start": start.to_string(),
         "end": end.to_string(),
-        "events_before": _serialize(requester, before),
-        "event": _serialize(requester, [event])[0],
-        "events_after": _serialize(requester, after),
-        "state": _serialize(requester, state),
+        "events_before": before_json,
+        "event": event_json[0],
+        "events_after": after_json,
+        "state": state_json,
     }
 
 

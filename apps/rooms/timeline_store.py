@@ -46,10 +46,6 @@ def latest_stream(room_id: str) -> int:
     return timeline_rows(room_id).aggregate(m=Max("stream_ordering"))["m"] or 0
 
 
-def depth_of(event_id: str) -> int | None:
-    return EventRow.objects.filter(event_id=event_id).values_list("depth", flat=True).first()
-
-
 def events_near_ts(room_id: str, ts: int, direction: str, count: int) -> list[Event]:
     """Timeline events at or after `ts` (f, oldest first) or at or before it (b, newest first)."""
     qs = timeline_rows(room_id)

@@ -7,19 +7,21 @@ memory. Content is served with the spec's safety headers (`serving_headers`).
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import quote
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 from apps.accounts.auth import authenticate
 from apps.core.errors import Codes, MatrixError
 from apps.core.http import Endpoint, query_bool, query_int
 
 from . import handlers
+from .models import Media
 
 CHUNK_SIZE = 64 * 1024
 DEFAULT_TIMEOUT_MS = 20_000  # spec: timeout_ms defaults to 20 s (capped by handlers.MAX_PENDING_WAIT_MS)
@@ -94,7 +96,7 @@ def content_disposition(content_type: str, filename: str | None) -> str:
     return f"{kind}; filename*=utf-8''{quote(filename, safe='')}"  # RFC 5987 / 6266
 
 
-def serving_headers(response: HttpResponse, content_type: str, filename: str | None, *, authenticated: bool) -> None:
+def serving_headers(response: HttpResponseBase, content_type: str, filename: str | None, *, authenticated: bool) -> None:
     response["Content-Disposition"] = content_disposition(content_type, filename)
     response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response["X-Content-Type-Options"] = "nosniff"
@@ -113,7 +115,7 @@ async def _read_async(file, block_size: int = CHUNK_SIZE):
 
 
 def _file_response(request: HttpRequest, content: handlers.Content, filename: str | None, *,
-                   authenticated: bool) -> HttpResponse:
+                   authenticated: bool) -> HttpResponseBase:
     if isinstance(request, ASGIRequest):
         # Under ASGI a synchronous iterator would be read whole into memory before sending (Django
         # consumes it with sync_to_async(list)); stream the file in chunks instead.
@@ -125,33 +127,61 @@ def _file_response(request: HttpRequest, content: handlers.Content, filename: st
     return response
 
 
-def _download(request: HttpRequest, server_name: str, media_id: str, file_name: str | None, *,
-              authenticated: bool) -> HttpResponse:
-    if authenticated:
-        authenticate(request, allow_guest=True)
-    else:
-        query_bool(request, "allow_remote", True)
-    media = handlers.media_for_serving(server_name, media_id, authenticated=authenticated,
-                                       timeout_ms=_timeout_ms(request))
-    return _file_response(request, handlers.content_of(media), file_name or media.upload_name,
-                          authenticated=authenticated)
+async def _serve(request: HttpRequest, server_name: str, media_id: str, *, authenticated: bool,
+                 respond: Callable[[Media], HttpResponseBase], check_params: Callable[[], None]) -> HttpResponseBase:
+    """Shared by downloads and thumbnails: authenticate, check, find the media, wait for a pending upload
+    (async, so a waiting request holds no thread), then `respond` in a thread (file and image work)."""
+    def lookup() -> tuple[Media, int]:
+        if authenticated:
+            authenticate(request, allow_guest=True)
+        check_params()
+        timeout_ms = _timeout_ms(request)
+        return handlers.media_for_serving(server_name, media_id, authenticated=authenticated), timeout_ms
+
+    media, timeout_ms = await sync_to_async(lookup)()
+    if media.is_pending:
+        media = await handlers.await_upload(media, timeout_ms)
+
+    def send() -> HttpResponseBase:
+        handlers.mark_accessed(media)
+        return respond(media)
+
+    return await sync_to_async(send)()
 
 
-def _thumbnail(request: HttpRequest, server_name: str, media_id: str, *, authenticated: bool) -> HttpResponse:
-    if authenticated:
-        authenticate(request, allow_guest=True)
-    width = query_int(request, "width", minimum=1)
-    height = query_int(request, "height", minimum=1)
-    if width is None or height is None:
-        raise MatrixError(Codes.MISSING_PARAM, "width and height are required", 400)
-    method = request.GET.get("method", "scale")
-    if method not in ("crop", "scale"):
-        raise MatrixError(Codes.INVALID_PARAM, "method must be crop or scale", 400)
-    animated = query_bool(request, "animated", False)
-    media = handlers.media_for_serving(server_name, media_id, authenticated=authenticated,
-                                       timeout_ms=_timeout_ms(request))
-    content = handlers.thumbnail(media, width, height, method, animated)
-    return _file_response(request, content, None, authenticated=authenticated)
+async def _download(request: HttpRequest, server_name: str, media_id: str, file_name: str | None, *,
+                    authenticated: bool) -> HttpResponseBase:
+    def check_params() -> None:
+        if not authenticated:
+            query_bool(request, "allow_remote", True)
+
+    def respond(media: Media) -> HttpResponseBase:
+        return _file_response(request, handlers.content_of(media), file_name or media.upload_name,
+                              authenticated=authenticated)
+
+    return await _serve(request, server_name, media_id, authenticated=authenticated, respond=respond,
+                        check_params=check_params)
+
+
+async def _thumbnail(request: HttpRequest, server_name: str, media_id: str, *,
+                     authenticated: bool) -> HttpResponseBase:
+    params = {}
+
+    def check_params() -> None:
+        width = query_int(request, "width", minimum=1)
+        height = query_int(request, "height", minimum=1)
+        if width is None or height is None:
+            raise MatrixError(Codes.MISSING_PARAM, "width and height are required", 400)
+        method = request.GET.get("method", "scale")
+        if method not in ("crop", "scale"):
+            raise MatrixError(Codes.INVALID_PARAM, "method must be crop or scale", 400)
+        params.update(width=width, height=height, method=method, animated=query_bool(request, "animated", False))
+
+    def respond(media: Media) -> HttpResponseBase:
+        return _file_response(request, handlers.thumbnail(media, **params), None, authenticated=authenticated)
+
+    return await _serve(request, server_name, media_id, authenticated=authenticated, respond=respond,
+                        check_params=check_params)
 
 
 def _config(request: HttpRequest) -> dict:
@@ -206,8 +236,8 @@ class GetContentAuthed(Endpoint):
 
     operation_id = "getContentAuthed"
 
-    def handle(self, request: HttpRequest, server_name: str, media_id: str, **kwargs) -> HttpResponse:
-        return _download(request, server_name, media_id, None, authenticated=True)
+    async def handle(self, request: HttpRequest, server_name: str, media_id: str, **kwargs) -> HttpResponseBase:
+        return await _download(request, server_name, media_id, None, authenticated=True)
 
 
 class GetContentOverrideNameAuthed(Endpoint):
@@ -215,8 +245,9 @@ class GetContentOverrideNameAuthed(Endpoint):
 
     operation_id = "getContentOverrideNameAuthed"
 
-    def handle(self, request: HttpRequest, server_name: str, media_id: str, file_name: str, **kwargs) -> HttpResponse:
-        return _download(request, server_name, media_id, file_name, authenticated=True)
+    async def handle(self, request: HttpRequest, server_name: str, media_id: str, file_name: str,
+                     **kwargs) -> HttpResponseBase:
+        return await _download(request, server_name, media_id, file_name, authenticated=True)
 
 
 class GetContentThumbnailAuthed(Endpoint):
@@ -224,8 +255,8 @@ class GetContentThumbnailAuthed(Endpoint):
 
     operation_id = "getContentThumbnailAuthed"
 
-    def handle(self, request: HttpRequest, server_name: str, media_id: str, **kwargs) -> HttpResponse:
-        return _thumbnail(request, server_name, media_id, authenticated=True)
+    async def handle(self, request: HttpRequest, server_name: str, media_id: str, **kwargs) -> HttpResponseBase:
+        return await _thumbnail(request, server_name, media_id, authenticated=True)
 
 
 class GetConfigAuthed(Endpoint):
@@ -244,8 +275,8 @@ class GetContent(Endpoint):
 
     operation_id = "getContent"
 
-    def handle(self, request: HttpRequest, server_name: str, media_id: str, **kwargs) -> HttpResponse:
-        return _download(request, server_name, media_id, None, authenticated=False)
+    async def handle(self, request: HttpRequest, server_name: str, media_id: str, **kwargs) -> HttpResponseBase:
+        return await _download(request, server_name, media_id, None, authenticated=False)
 
 
 class GetContentOverrideName(Endpoint):
@@ -253,8 +284,9 @@ class GetContentOverrideName(Endpoint):
 
     operation_id = "getContentOverrideName"
 
-    def handle(self, request: HttpRequest, server_name: str, media_id: str, file_name: str, **kwargs) -> HttpResponse:
-        return _download(request, server_name, media_id, file_name, authenticated=False)
+    async def handle(self, request: HttpRequest, server_name: str, media_id: str, file_name: str,
+                     **kwargs) -> HttpResponseBase:
+        return await _download(request, server_name, media_id, file_name, authenticated=False)
 
 
 class GetContentThumbnail(Endpoint):
@@ -262,8 +294,8 @@ class GetContentThumbnail(Endpoint):
 
     operation_id = "getContentThumbnail"
 
-    def handle(self, request: HttpRequest, server_name: str, media_id: str, **kwargs) -> HttpResponse:
-        return _thumbnail(request, server_name, media_id, authenticated=False)
+    async def handle(self, request: HttpRequest, server_name: str, media_id: str, **kwargs) -> HttpResponseBase:
+        return await _thumbnail(request, server_name, media_id, authenticated=False)
 
 
 class GetConfig(Endpoint):

@@ -171,3 +171,26 @@ def test_expired_pending_uploads_are_forgotten(alice):
                                   "/_matrix/client/v1/media/preview_url?url=https://example.org"])
 def test_preview_url_is_not_served_while_disabled(alice, path):
     assert_error(alice.get(path), 404, Codes.UNRECOGNIZED)
+
+
+def test_download_waits_for_a_pending_upload(alice, bob, monkeypatch):
+    # The upload lands while the download waits: the waiter gets the content, not M_NOT_YET_UPLOADED.
+    from apps.media import handlers, stores
+
+    media_id, _ = create(alice)
+    real_lookup = stores.local_media
+    polls = []
+
+    def upload_arrives_on_first_poll(mid):
+        if len(polls) == 1:  # after the initial lookup, before the first poll
+            blob = handlers.get_storage().save([b"late"])
+            stores.complete_pending(mid, alice.user_id, sha256=blob.sha256, length=4, media_type="text/plain",
+                                    upload_name=None)
+        polls.append(mid)
+        return real_lookup(mid)
+
+    monkeypatch.setattr(handlers, "PENDING_POLL_S", 0.01)
+    monkeypatch.setattr(stores, "local_media", upload_arrives_on_first_poll)
+    got = fetch(bob, f"{AUTHED}/download/test.local/{media_id}?timeout_ms=5000")
+    assert got.status_code == 200 and got.body == b"late"
+    assert len(polls) == 2  # the lookup found it pending, the first poll found it uploaded

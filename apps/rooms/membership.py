@@ -19,12 +19,13 @@ from typing import Any
 
 from apps.core.errors import Codes, MatrixError
 from apps.core.ids import UserID
-from apps.streams.tokens import StreamToken
 
 from . import state_store, stores
 from .auth_rules import AuthError
 from .events import Event
 from .handlers import _local_profile, _room_or_404, _send_membership, _serialize
+from .pagination import RoomToken
+from .persister import writer_for_room
 from .power_levels import get_named_level, get_user_power_level
 from .room_versions import get_room_version
 
@@ -184,11 +185,10 @@ def _keep(event: Event, membership: str | None, not_membership: str | None) -> b
     return True
 
 
-def _position_of(room_id: str, at: str) -> int:
-    from .persister import writer_for_room
-
-    token = StreamToken.parse(at)  # garbage: 400 M_INVALID_PARAM
-    return token.events_position_for(writer_for_room(room_id))
+def _token_of(room_id: str, at: str) -> RoomToken:
+    # A /sync prev_batch (a StreamToken, for the room's writer) or a /messages token (`t...`);
+    # garbage is 400 M_INVALID_PARAM.
+    return RoomToken.parse(at, writer=writer_for_room(room_id))
 
 
 def _state_at_point(room_id: str, at: str | None, row) -> tuple[dict, bool, bool]:
@@ -207,13 +207,11 @@ def _state_at_point(room_id: str, at: str | None, row) -> tuple[dict, bool, bool
         if state is None:
             raise MatrixError(Codes.FORBIDDEN, "You aren't a member of the room", 403)
         return state, False, False
-    position = _position_of(room_id, at)
-    if membership != "join" and position >= left_at:
-        point = event_id
-    else:
-        point = stores.last_event_at(room_id, position)
-        if point is None:
-            raise MatrixError(Codes.NOT_FOUND, "The room has no events at that point", 404)
+    token = _token_of(room_id, at)
+    # A former member sees nothing after their departure: the point is at the latest their leave.
+    point = stores.last_event_at_token(room_id, token, max_stream=None if membership == "join" else left_at)
+    if point is None:
+        raise MatrixError(Codes.NOT_FOUND, "The room has no events at that point", 404)
     state = state_store.state_after_event(point)
     if state is None:
         raise MatrixError(Codes.NOT_FOUND, "The room has no state at that point", 404)

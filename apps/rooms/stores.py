@@ -86,11 +86,15 @@ def current_member_events(room_id: str, memberships: Iterable[str] | None = None
     return [_event_from_row(r) for r in rows.values(*_EVENT_FIELDS)]
 
 
-def last_event_at(room_id: str, position: int) -> str | None:
-    """The room's last timeline event at or before `events` stream position `position`."""
-    return (EventRow.objects.filter(room_id=room_id, stream_ordering__lte=position, outlier=False,
-                                    soft_failed=False, rejected_reason__isnull=True)
-            .order_by("-stream_ordering").values_list("event_id", flat=True).first())
+def last_event_at_token(room_id: str, token, *, max_stream: int | None = None) -> str | None:
+    """The room's last timeline event at or before `token` (a `pagination.RoomToken`): in stream
+    order for a stream token, in topological order for a `t` token; none after `max_stream`."""
+    rows = EventRow.objects.filter(token.q_at_or_before(), room_id=room_id, outlier=False, soft_failed=False,
+                                   rejected_reason__isnull=True)
+    if max_stream is not None:
+        rows = rows.filter(stream_ordering__lte=max_stream)
+    order = ("-depth", "-stream_ordering") if token.is_topological else ("-stream_ordering",)
+    return rows.order_by(*order).values_list("event_id", flat=True).first()
 
 
 def forget_room(user_id: str, room_id: str, event_id: str) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from apps.core.errors import Codes, MatrixError
 from apps.core.ids import UserID
 
-from . import state_store, stores
+from . import aliases, state_store, stores
 from .auth_rules import AuthError
 from .events import Event
 from .handlers import _local_profile, _room_or_404, _send_membership, _serialize
@@ -119,11 +119,10 @@ def unban(requester, room_id: str, user_id: str, reason: str | None = None) -> N
 # --- knock ---------------------------------------------------------------------------------------------
 
 def knock(requester, room_id_or_alias: str, reason: str | None = None) -> str:
-    """POST /knock/{roomIdOrAlias}: ask to be invited. Rooms this server is in only (knocking over
-    federation, make_knock/send_knock, comes with the federation work). Returns the room ID."""
-    if room_id_or_alias.startswith("#"):
-        raise MatrixError(Codes.NOT_FOUND, "Knocking by room alias is not supported yet", 404)
-    room_id = room_id_or_alias
+    """POST /knock/{roomIdOrAlias}: ask to be invited. Rooms this server is in, by ID or local alias
+    (knocking over federation, make_knock/send_knock, comes with the federation work). Returns the
+    room ID."""
+    room_id = aliases.room_id_for(room_id_or_alias)  # an unknown alias: 404
     room = _room_or_404(room_id)
     rv = get_room_version(room.room_version)
     if not rv.knock_join_rule:

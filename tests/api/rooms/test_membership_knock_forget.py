@@ -37,6 +37,14 @@ def test_knock_then_invite_and_join(alice, bob, version, rule):
     assert member(alice, room_id, bob.user_id)["membership"] == "join"
 
 
+def test_knock_by_alias(alice, bob):
+    room_id = knock_room(alice)
+    assert alice.put(f"{API}/directory/room/%23knockers:test.local", {"room_id": room_id}).status_code == 200
+    assert bob.post(f"{API}/knock/%23knockers:test.local", {}).json_body == {"room_id": room_id}
+    assert member(alice, room_id, bob.user_id)["membership"] == "knock"
+    assert_error(bob.post(f"{API}/knock/%23bad", {}), 400, "M_INVALID_PARAM")
+
+
 def test_knock_rescinded_or_refused(alice, bob):
     room_id = knock_room(alice)
     bob.post(f"{API}/knock/{room_id}", {})

@@ -8,3 +8,5 @@ class RoomsConfig(AppConfig):
     def ready(self) -> None:
         # The `events` stream's fetch and notify functions, in every process (writers and readers).
         from . import streams  # noqa: F401
+        # Records redactions the pipeline persists from other servers (persister.on_event_persisted).
+        from . import redactions  # noqa: F401

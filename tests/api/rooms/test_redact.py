@@ -92,3 +92,25 @@ def test_redacted_events_query_count(alice, django_assert_max_num_queries):
     with django_assert_max_num_queries(16):
         chunk = messages(alice, room_id, dir="b", limit=20).json_body["chunk"]
     assert sum(1 for e in chunk if "redacted_because" in e["unsigned"]) == 10
+
+
+def test_redactions_persisted_by_the_pipeline_are_recorded(alice, bob):
+    """A redaction that did not come through redactEvent (as from federation): `record_redaction`,
+    run by the persisted-event hook, applies it when the senders' servers match."""
+    from apps.rooms import redactions
+    from apps.rooms.creation import create_local_event
+    from apps.rooms.models import EventRow
+
+    room_id = joined_room(alice, bob, room_version="11")
+    target = send(bob, room_id).json_body["event_id"]
+    red, _ = create_local_event(alice.user_id, room_id, {"type": "m.room.redaction",
+                                                         "content": {"redacts": target}})
+    assert EventRow.objects.get(event_id=target).redacted_by is None  # the hook runs after commit
+    assert redactions.record_redaction(red) is True
+    served = bob.get(f"{API}/rooms/{room_id}/event/{target}").json_body
+    assert served["unsigned"]["redacted_because"]["event_id"] == red.event_id
+    # One naming an event of another room is not applied.
+    other = create_room(alice, preset="public_chat", room_version="11")
+    stray, _ = create_local_event(alice.user_id, other, {"type": "m.room.redaction", "content": {"redacts": target}})
+    assert redactions.record_redaction(stray) is False
+    assert EventRow.objects.get(event_id=target).redacted_by == red.event_id

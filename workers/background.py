@@ -13,3 +13,17 @@ def expire_tokens() -> dict:
     from apps.accounts.housekeeping import expire_tokens_and_sessions
 
     return expire_tokens_and_sessions()
+
+
+@app.task(base=WakeupTask, name="background.clean_media")
+def clean_media() -> dict:
+    """Forget async uploads that never came and apply `media_retention`. Runs only where
+    `media_instance_running_background_jobs` says (any instance when it is unset)."""
+    from django.conf import settings
+
+    from apps.media.handlers import apply_media_retention, expire_pending_uploads
+
+    where = settings.HS.workers.media_instance_running_background_jobs
+    if where is not None and where != settings.HS.workers.instance_name:
+        return {"skipped": where}
+    return {"expired_pending": expire_pending_uploads(), "retention_deleted": apply_media_retention()}

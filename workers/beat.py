@@ -4,4 +4,5 @@ from celery.schedules import crontab
 
 SCHEDULE = {
     "expire-tokens": {"task": "background.expire_tokens", "schedule": crontab(minute="*/15")},
+    "clean-media": {"task": "background.clean_media", "schedule": crontab(minute="*/10")},
 }

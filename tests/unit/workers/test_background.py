@@ -47,3 +47,13 @@ def test_expire_tokens_task_removes_only_expired_rows():
     assert not AccessToken.objects.filter(pk=dead.pk).exists()
     assert not RefreshToken.objects.filter(pk=old_refresh.pk).exists()
     assert list(UIASession.objects.values_list("session_id", flat=True)) == ["new"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_clean_media_task_runs_the_media_jobs_only_on_its_instance(settings):
+    from hsproject.config.workers import WorkerTopology
+
+    assert background.clean_media.delay().get() == {"expired_pending": 0, "retention_deleted": 0}
+    settings.HS = settings.HS.replace(workers=WorkerTopology(
+        worker_app=None, instance_name="main", media_instance_running_background_jobs="media1"))
+    assert background.clean_media.delay().get() == {"skipped": "media1"}

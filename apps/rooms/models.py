@@ -10,8 +10,8 @@ The event graph
 
 Stream and topological order
   `stream_ordering` is the event's position in the `events` stream (allocated last, inside the
-  persisting transaction, by `persister.allocate_event_position`); NULL for outliers, which are not
-  part of the room's timeline. The topological ordering is `depth`.
+  persisting transaction, by `persister.allocate_event_position`, from `apps.streams`); NULL for
+  outliers, which are not part of the room's timeline. The topological ordering is `depth`.
 
 State (see `state_store`)
   A `StateGroup` is an immutable snapshot of room state. It is stored either as a full snapshot
@@ -208,18 +208,6 @@ class RoomPersister(models.Model):
 
     class Meta:
         db_table = "room_persisters"
-
-
-class StreamCounter(models.Model):
-    """The `events` stream position counter where there are no sequences (SQLite).
-
-    On PostgreSQL positions come from the sequence `events_stream_seq` instead (see the migration)."""
-
-    stream = models.CharField(max_length=64, primary_key=True)
-    position = models.BigIntegerField(default=0)
-
-    class Meta:
-        db_table = "stream_counters"
 
 
 # --- room aliases (apps/rooms/aliases.py) --------------------------------------------------------------

@@ -56,6 +56,7 @@ else:
 
 HS = build(_raw, embedded=False, data_directory=_data)
 globals().update(django_settings(HS))
+PASSWORD_HASHERS = ["tests.hashers.FastArgon2PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 LOGGING["root"]["level"] = "WARNING"  # noqa: F821 - defined by django_settings
 del load_from_files

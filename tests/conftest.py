@@ -74,6 +74,8 @@ def django_db_setup(django_db_setup):
     state = replication.set_state_for_tests(None)
     if state is not None:
         state.stop()
+    from apps.sync.handlers import close_pool_connections
+    close_pool_connections()  # /sync's database work runs in pool threads
 
 
 @pytest.fixture(autouse=True)

@@ -2,11 +2,16 @@
 
 Error rendering lives here and only here: views and handlers raise `MatrixError`; anything else that
 escapes on a Matrix path is a 500 `M_UNKNOWN`, logged with the request id.
+
+Every middleware here is sync- and async-capable (Django, "Asynchronous support"): under ASGI with only
+async-capable middleware, an async view (`/sync`) runs on the event loop and an idle long-poll holds no
+thread; one sync-only middleware would make Django run each request's chain in a thread of its own.
 """
 from __future__ import annotations
 
 import logging
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
@@ -40,48 +45,87 @@ def error_response(err: MatrixError) -> JsonResponse:
     return resp
 
 
-class RequestIdMiddleware:
+class _Middleware:
+    """Sync and async capable: `before(request)` may answer at once, `after(request, response)` adjusts
+    the response; both are plain functions, so the two modes share them."""
+
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response):
         self.get_response = get_response
+        self._is_async = iscoroutinefunction(get_response)
+        if self._is_async:
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.request_id = request_ids.new_request_id(request.method or "-")
+    def before(self, request: HttpRequest) -> HttpResponse | None:
+        return None
+
+    def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        return response
+
+    def done(self, request: HttpRequest) -> None:
+        """Always runs last (even when the view raised)."""
+
+    def __call__(self, request: HttpRequest):
+        if self._is_async:
+            return self.__acall__(request)
         try:
-            response = self.get_response(request)
-            logger.info("%s %s %s %s", instance.name(), request.method, request.path, response.status_code)
-            response["X-Request-Id"] = request.request_id
-            return response
+            response = self.before(request)
+            if response is None:
+                response = self.get_response(request)
+            return self.after(request, response)
         finally:
-            request_ids.clear()
+            self.done(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            response = self.before(request)
+            if response is None:
+                response = await self.get_response(request)
+            return self.after(request, response)
+        finally:
+            self.done(request)
 
 
-class CorsMiddleware:
-    def __init__(self, get_response):
-        self.get_response = get_response
+class RequestIdMiddleware(_Middleware):
+    def before(self, request: HttpRequest) -> None:
+        request.request_id = request_ids.new_request_id(request.method or "-")
+        return None
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not is_matrix_path(request.path):
-            return self.get_response(request)
-        if request.method == "OPTIONS":
+    def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        logger.info("%s %s %s %s", instance.name(), request.method, request.path, response.status_code)
+        response["X-Request-Id"] = request.request_id
+        return response
+
+    def done(self, request: HttpRequest) -> None:
+        request_ids.clear()
+
+
+class CorsMiddleware(_Middleware):
+    def before(self, request: HttpRequest) -> HttpResponse | None:
+        if is_matrix_path(request.path) and request.method == "OPTIONS":
             # Pre-flight: answer at once, whatever the path, without authentication.
-            response = JsonResponse({})
-        else:
-            response = self.get_response(request)
-        for k, v in CORS_HEADERS.items():
-            response[k] = v
+            return JsonResponse({})
+        return None
+
+    def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if is_matrix_path(request.path):
+            for k, v in CORS_HEADERS.items():
+                response[k] = v
         return response
 
 
-class BodySizeLimitMiddleware:
+class BodySizeLimitMiddleware(_Middleware):
     """Refuses a declared body over the limit before reading it; Django's own limit covers the rest."""
 
     def __init__(self, get_response):
         from django.conf import settings
 
-        self.get_response = get_response
+        super().__init__(get_response)
         self.limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def before(self, request: HttpRequest) -> HttpResponse | None:
         length = request.META.get("CONTENT_LENGTH")
         if length and is_matrix_path(request.path) and not request.path.startswith("/_matrix/media/"):
             try:
@@ -90,16 +134,10 @@ class BodySizeLimitMiddleware:
                 return error_response(MatrixError(Codes.BAD_JSON, "Invalid Content-Length", 400))
             if too_big:
                 return error_response(MatrixError(Codes.TOO_LARGE, f"Request body is larger than {self.limit} bytes", 413))
-        return self.get_response(request)
+        return None
 
 
-class MatrixErrorMiddleware:
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
-
+class MatrixErrorMiddleware(_Middleware):
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         if not is_matrix_path(request.path):
             return None

@@ -24,6 +24,7 @@ event); it parses as a `StreamToken` too, so `/messages?from=` accepts it either
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -345,12 +346,38 @@ def token_at_least(current: StreamToken, since: StreamToken | None) -> StreamTok
     return StreamToken({s: max(current.position(s), since.position(s)) for s in TOKEN_STREAMS})
 
 
-def release_db_connection() -> None:
-    """Before an idle long-poll: give the database connection back (an idle /sync must not hold one)."""
-    from django.db import connection
+_pool_connections: "weakref.WeakSet" = weakref.WeakSet()
 
-    if not connection.in_atomic_block:
-        connection.close()
+
+def db_call(fn):
+    """`fn` as a coroutine function run in the event loop's shared thread pool (`thread_sensitive=False`).
+
+    Django gives each ASGI request its own thread for thread-sensitive calls, alive until the request
+    ends: the database work of a long-poll runs in pool threads instead, so an idle long-poll holds no
+    database connection. Each call recycles its thread's connection as a request would (`CONN_MAX_AGE`)."""
+    from asgiref.sync import sync_to_async
+    from django.db import close_old_connections, connections
+
+    def call(*args, **kwargs):
+        close_old_connections()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            close_old_connections()
+            for conn in connections.all(initialized_only=True):
+                _pool_connections.add(conn)
+    return sync_to_async(call, thread_sensitive=False)
+
+
+def close_pool_connections() -> None:
+    """Close the database connections pool threads keep between calls (test teardown, shutdown)."""
+    for conn in list(_pool_connections):
+        raw = getattr(conn, "connection", None)
+        if raw is not None:
+            try:
+                raw.close()
+            except Exception:  # noqa: BLE001 - closing what may already be gone
+                pass
 
 
 def sync_once(requester, params: SyncParams, state, *, want_keys: bool) -> tuple[dict[str, Any], StreamToken, list]:
@@ -369,21 +396,18 @@ async def sync_and_wait(requester, params: SyncParams, timeout_ms: int) -> dict[
     import asyncio
     from dataclasses import replace
 
-    from asgiref.sync import sync_to_async
-
     from apps.streams import replication
     from apps.streams.notifier import get_notifier
 
-    state = await sync_to_async(replication.get_state)()
+    state = await db_call(replication.get_state)()
     can_wait = params.since is not None and not params.full_state and timeout_ms > 0
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_ms / 1000
     while True:
-        response, now, keys = await sync_to_async(sync_once)(requester, params, state, want_keys=can_wait)
+        response, now, keys = await db_call(sync_once)(requester, params, state, want_keys=can_wait)
         remaining = deadline - loop.time()
         if not can_wait or has_updates(response) or remaining <= 0:
             return response
-        await sync_to_async(release_db_connection)()
         changed = await get_notifier().wait_for_change(keys, now.since_positions(), remaining)
         # Nothing concerned the user up to `now`: carry on from there.
         params = replace(params, since=now)

@@ -2,11 +2,9 @@
 and the filter endpoints.
 
 One class per spec `operationId`. `SyncView.handle` is a coroutine: the routing table serves it as an
-async Django view; its database work runs through `sync_to_async`.
+async Django view; its database work runs in the shared thread pool (`handlers.db_call`).
 """
 from __future__ import annotations
-
-from asgiref.sync import sync_to_async
 
 from apps.accounts.auth import authenticate
 from apps.core.errors import Codes, MatrixError
@@ -26,7 +24,7 @@ class SyncView(Endpoint):
     operation_id = "sync"
 
     async def handle(self, request, **kwargs):
-        requester, params, timeout = await sync_to_async(_sync_request)(request)
+        requester, params, timeout = await handlers.db_call(_sync_request)(request)
         return await handlers.sync_and_wait(requester, params, timeout)
 
 

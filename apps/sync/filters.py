@@ -6,9 +6,8 @@ to `/sync?filter={...}`) and returns a `SyncFilter`: `event_fields`, `event_form
 RoomEventFilters `timeline`, `state`, `ephemeral`, `account_data`). Invalid values are `M_BAD_JSON`
 (400). Unknown keys are ignored (the spec grows filters; clients send newer ones).
 
-Room event filters (`RoomEventFilter`) belong to the rooms app (`/messages` uses them too): when
-`apps.rooms.filters` provides one, it is used; until then `_RoomEventFilter` below is the stop-gap with
-the same fields, to be dropped then.
+Room event filters (`RoomEventFilter`) belong to the rooms app (`/messages` uses them too):
+`apps.rooms.filters.RoomEventFilter` parses and applies them.
 """
 from __future__ import annotations
 
@@ -18,6 +17,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from apps.core.errors import Codes, MatrixError
+from apps.rooms.filters import RoomEventFilter
 
 DEFAULT_TIMELINE_LIMIT = 10
 MAX_LIMIT = 1000
@@ -100,53 +100,6 @@ class EventFilter:
             if self.senders is not None and sender not in self.senders:
                 return False
         return True
-
-
-@dataclass(frozen=True)
-class _RoomEventFilter(EventFilter):
-    """RoomEventFilter (room_event_filter.yaml). Stop-gap until `apps.rooms.filters` lands."""
-
-    rooms: tuple[str, ...] | None = None
-    not_rooms: tuple[str, ...] = ()
-    contains_url: bool | None = None
-    lazy_load_members: bool = False
-    include_redundant_members: bool = False
-    unread_thread_notifications: bool = False
-
-    @classmethod
-    def parse(cls, raw: Any, where: str = "") -> "_RoomEventFilter":
-        raw = _object(raw, where or "filter")
-        contains_url = raw.get("contains_url")
-        if contains_url is not None and not isinstance(contains_url, bool):
-            raise _bad(f"{where}contains_url must be a boolean")
-        return cls(**cls._fields(raw, where), rooms=_str_list(raw, "rooms", where, room_ids=True),
-                   not_rooms=_str_list(raw, "not_rooms", where, room_ids=True) or (), contains_url=contains_url,
-                   lazy_load_members=_bool(raw, "lazy_load_members", where),
-                   include_redundant_members=_bool(raw, "include_redundant_members", where),
-                   unread_thread_notifications=_bool(raw, "unread_thread_notifications", where))
-
-    def allows_room(self, room_id: str) -> bool:
-        return room_id not in self.not_rooms and (self.rooms is None or room_id in self.rooms)
-
-    def allows_event(self, event) -> bool:
-        if not self.allows(event.type, event.sender):
-            return False
-        if self.contains_url is not None:
-            has_url = isinstance(event.content.get("url"), str)
-            if has_url != self.contains_url:
-                return False
-        return True
-
-
-def _room_event_filter_class():
-    try:  # the rooms app's, once it exists (see the module docstring)
-        from apps.rooms.filters import RoomEventFilter  # type: ignore[import-not-found]
-    except ImportError:
-        return _RoomEventFilter
-    return RoomEventFilter
-
-
-RoomEventFilter = _room_event_filter_class()
 
 
 @dataclass(frozen=True)

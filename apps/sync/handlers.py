@@ -209,22 +209,18 @@ def _state_at(room_id: str, position: int) -> dict[StateKey, str]:
     return state_store.state_after_event(last) or {}
 
 
-def _timeline_allows(ctx: _Ctx):
-    tf = ctx.filter.room.timeline
-    if hasattr(tf, "allows_event"):
-        return tf.allows_event
-    return lambda ev: tf.allows(ev.type, ev.sender)
-
-
 def _state_allows(ctx: _Ctx, ev: Event) -> bool:
-    sf = ctx.filter.room.state
-    if hasattr(sf, "allows_event"):
-        return sf.allows_event(ev)
-    return sf.allows(ev.type, ev.sender)
+    return ctx.filter.room.state.allows_event(ev)
 
 
 def _room_timeline(ctx: _Ctx, room_id: str, since: int, up_to: int) -> tuple[list[Event], bool, dict]:
-    events, limited = stores.timeline(room_id, since, up_to, ctx.filter.timeline_limit, _timeline_allows(ctx))
+    """History visibility (`apps.rooms.visibility`) applies: a user joined to a `joined`-visibility room
+    does not see what was said before they joined."""
+    from apps.rooms.visibility import filter_events_for_user
+
+    events, limited = stores.timeline(room_id, since, up_to, ctx.filter.timeline_limit,
+                                      ctx.filter.room.timeline.allows_event,
+                                      lambda page: filter_events_for_user(ctx.user_id, page))
     start = (events[0].internal.stream_ordering or 1) - 1 if events else up_to
     section = {"events": [ctx.serialize(e) for e in events], "limited": limited, "prev_batch": f"s{start}"}
     return events, limited, section
@@ -276,7 +272,7 @@ def _joined_room(ctx: _Ctx, room_id: str, *, full: bool) -> dict[str, Any] | Non
         "account_data": {"events": []},
         "unread_notifications": {"highlight_count": 0, "notification_count": 0},
     }
-    if getattr(ctx.filter.room.timeline, "unread_thread_notifications", False):
+    if ctx.filter.room.timeline.unread_thread_notifications:
         entry["unread_thread_notifications"] = {}
     return entry
 

@@ -97,12 +97,13 @@ def rooms_with_events(room_ids: Iterable[str], since: int, up_to: int) -> set[st
 
 # --- timeline and state ----------------------------------------------------------------------------------
 
-def timeline(room_id: str, since: int, up_to: int, limit: int, allows=None) -> tuple[list[Event], bool]:
-    """The last `limit` timeline events of the room in (since, up_to] that `allows(event)` (all when None),
-    oldest first, and whether more such events were left out (`limited`)."""
+def timeline(room_id: str, since: int, up_to: int, limit: int, allows=None, keep=None) -> tuple[list[Event], bool]:
+    """The last `limit` timeline events of the room in (since, up_to] that `allows(event)` (all when None)
+    and that `keep(events)` keeps (a batch filter: history visibility), oldest first, and whether more
+    such events were left out (`limited`)."""
     picked: list[Event] = []
     upper = up_to
-    batch = max(limit + 1, 20) if allows is not None else limit + 1
+    batch = max(limit + 1, 20) if allows is not None or keep is not None else limit + 1
     while len(picked) <= limit and upper > since:
         ids = list(EventRow.objects.filter(_VISIBLE, room_id=room_id, stream_ordering__gt=since,
                                            stream_ordering__lte=upper)
@@ -110,12 +111,13 @@ def timeline(room_id: str, since: int, up_to: int, limit: int, allows=None) -> t
         if not ids:
             break
         events = room_stores.get_events(eid for eid, _ in ids)
-        for eid, _ in ids:
-            ev = events.get(eid)
-            if ev is not None and (allows is None or allows(ev)):
-                picked.append(ev)
-                if len(picked) > limit:
-                    break
+        page = [events[eid] for eid, _ in ids if eid in events and (allows is None or allows(events[eid]))]
+        if keep is not None and page:
+            page = keep(page)
+        for ev in page:
+            picked.append(ev)
+            if len(picked) > limit:
+                break
         if len(ids) < batch:
             break
         upper = ids[-1][1] - 1

@@ -316,3 +316,14 @@ def test_concurrent_senders_while_long_polling(alice, bob):
         token = body["next_batch"]
     t.join(10)
     assert got == sent
+
+
+def test_history_visibility_joined_hides_what_was_said_before_the_join(alice, bob):
+    room_id = create_room(alice, preset="public_chat", initial_state=[
+        {"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "joined"}}])
+    _msg(alice, room_id, "before")
+    assert bob.post(f"{API}/rooms/{room_id}/join").status_code == 200
+    _msg(alice, room_id, "after")
+    body = sync(bob)
+    assert bodies(body, room_id) == ["after"]
+    assert bodies(sync(alice), room_id) == ["before", "after"]

@@ -21,6 +21,7 @@ from django.urls import URLPattern, re_path
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.core.errors import unrecognized
+from apps.core.raw_paths import restore
 from apps.core.http import Endpoint, as_response
 
 HTTP_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH")
@@ -81,6 +82,7 @@ class Route:
         if self.is_async():
             @csrf_exempt
             async def dispatch(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+                kwargs = {k: restore(v) for k, v in kwargs.items()}
                 handle = endpoint_for(request)().handle
                 if inspect.iscoroutinefunction(handle):
                     return as_response(await handle(request, **kwargs))
@@ -89,6 +91,7 @@ class Route:
         else:
             @csrf_exempt
             def dispatch(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+                kwargs = {k: restore(v) for k, v in kwargs.items()}
                 return as_response(endpoint_for(request)().handle(request, **kwargs))
 
         dispatch.__name__ = f"route_{'_'.join(v.__name__ for v in methods.values())}"

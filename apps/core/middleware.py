@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from hsproject import instance
 
-from . import request_ids
+from . import raw_paths, request_ids
 from .errors import Codes, InteractiveAuthRequired, MatrixError
 
 logger = logging.getLogger("hsproject.request")
@@ -100,6 +100,18 @@ class RequestIdMiddleware(_Middleware):
 
     def done(self, request: HttpRequest) -> None:
         request_ids.clear()
+
+
+class EncodedSlashMiddleware(_Middleware):
+    """Keeps `%2F` inside its path segment for URL matching (see `raw_paths`)."""
+
+    def before(self, request: HttpRequest) -> HttpResponse | None:
+        if is_matrix_path(request.path):
+            raw = raw_paths.raw_path(request)
+            rebuilt = raw_paths.path_with_encoded_slashes(raw) if raw else None
+            if rebuilt is not None:
+                request.path_info = rebuilt
+        return None
 
 
 class CorsMiddleware(_Middleware):

@@ -89,6 +89,7 @@ def django_settings(hs: HomeserverConfig) -> dict[str, Any]:
             "apps.core.middleware.CorsMiddleware",
             "apps.core.middleware.MatrixErrorMiddleware",
             "apps.core.middleware.BodySizeLimitMiddleware",
+            "apps.core.middleware.EncodedSlashMiddleware",
             "django.middleware.security.SecurityMiddleware",
             "django.contrib.sessions.middleware.SessionMiddleware",
             "django.middleware.common.CommonMiddleware",

@@ -32,7 +32,9 @@ def mark_access_token_used(token: AccessToken) -> None:
 def touch_device(device: Device, request) -> None:
     now = int(time.time() * 1000)
     key = f"device-seen:{device.pk}"
-    if cache.get(key):
+    # A device never seen is always written: the throttle key lives in the shared cache, which can
+    # outlive the row (a recreated database reuses primary keys).
+    if device.last_seen_ts is not None and cache.get(key):
         return
     cache.set(key, 1, LAST_SEEN_WRITE_INTERVAL_MS // 1000)
     ip = request.META.get("REMOTE_ADDR")

@@ -45,3 +45,16 @@ def check_new_localpart(localpart: str, server_name: str) -> None:
         raise MatrixError(Codes.INVALID_USERNAME, "User ID may not begin with '_'", 400)
     if len(f"@{localpart}:{server_name}".encode()) > MAX_USER_ID_LENGTH:
         raise MatrixError(Codes.INVALID_USERNAME, f"User ID may not be longer than {MAX_USER_ID_LENGTH} characters", 400)
+
+
+def server_name_of(identifier: str) -> str:
+    """The server part of a user, room or alias ID: everything after the FIRST colon (a server name may
+    carry a port, `@alice:localhost:8008`)."""
+    _, _, domain = identifier.partition(":")
+    return domain
+
+
+def is_local_id(identifier: str) -> bool:
+    from django.conf import settings
+
+    return server_name_of(identifier) == settings.HS.server_name

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from apps.core.errors import Codes, MatrixError
-from apps.core.ids import UserID
+from apps.core.ids import UserID, is_local_id
 
 from . import ratelimits, serialize, state_store, stores
 from .auth_rules import AuthError
@@ -43,7 +43,7 @@ def _now_ms() -> int:
 
 
 def _is_local(user_id: str) -> bool:
-    return user_id.rsplit(":", 1)[-1] == settings.HS.server_name if ":" in user_id else False
+    return is_local_id(user_id)
 
 
 def _local_profile(user_id: str) -> dict[str, str] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+from pathlib import Path
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable
@@ -110,11 +111,21 @@ ROUTE_MODULES = (
 )
 
 
+def route_modules() -> tuple[str, ...]:
+    """The fixed modules above, then the `routes.py` of every other installed app under `apps/`."""
+    from django.apps import apps as django_apps
+
+    extra = sorted(f"{cfg.name}.routes" for cfg in django_apps.get_app_configs()
+                   if cfg.name.startswith("apps.") and f"{cfg.name}.routes" not in ROUTE_MODULES
+                   and (Path(cfg.path) / "routes.py").is_file())
+    return ROUTE_MODULES + tuple(extra)
+
+
 @lru_cache(maxsize=1)
 def all_routes() -> tuple[Route, ...]:
     rows: list[Route] = []
     seen: dict[str, str] = {}
-    for modname in ROUTE_MODULES:
+    for modname in route_modules():
         for route in importlib.import_module(modname).ROUTES:
             if route.pattern in seen:
                 raise ValueError(f"route {route.pattern} declared twice ({seen[route.pattern]}, {modname})")

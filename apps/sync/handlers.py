@@ -95,6 +95,8 @@ class SyncParams:
     filter: SyncFilter
     since: StreamToken | None = None
     full_state: bool = False
+    # `set_presence` of the request (presence's request hook acts on it).
+    set_presence: str = "online"
 
 
 def _now_ms() -> int:
@@ -136,7 +138,13 @@ def empty_response(next_batch: str) -> dict[str, Any]:
 
 
 def has_updates(response: dict[str, Any]) -> bool:
-    return any(response["rooms"][k] for k in ("join", "invite", "leave", "knock"))
+    """Whether a long-poll has something to answer with (the per-device key counts are always present
+    and are not, on their own, news)."""
+    if any(response["rooms"][k] for k in ("join", "invite", "leave", "knock")):
+        return True
+    if any(response[k]["events"] for k in ("presence", "account_data", "to_device")):
+        return True
+    return bool(response["device_lists"]["changed"] or response["device_lists"]["left"])
 
 
 def current_token(state) -> StreamToken:
@@ -148,12 +156,25 @@ def current_token(state) -> StreamToken:
 
 
 def sync(requester, params: SyncParams, now: StreamToken) -> dict[str, Any]:
+    """The rooms part, then every registered section (`apps.sync.sections`) of the other streams."""
+    from . import sections
+
     ctx = _Ctx(requester, params, now)
     response = empty_response(now.to_string())
-    if ctx.since is not None and ctx.since >= ctx.up_to and not params.full_state:
-        return response  # nothing new in the events stream (the other streams have no rows yet)
-    rooms = response["rooms"]
     memberships = stores.memberships_at(ctx.user_id, ctx.up_to)
+    joined = [r for r, (m, _, _) in memberships.items() if m == "join" and params.filter.room.allows_room(r)]
+    if ctx.since is None or ctx.since < ctx.up_to or params.full_state:
+        _rooms_part(ctx, response, memberships)
+    section_ctx = sections.SyncContext(requester=requester, since=params.since, now=now,
+                                       full_state=params.full_state, filter=params.filter,
+                                       joined_rooms=joined, response=response)
+    sections.run_fills(section_ctx)
+    return response
+
+
+def _rooms_part(ctx: _Ctx, response: dict[str, Any], memberships: dict) -> None:
+    params = ctx.params
+    rooms = response["rooms"]
     changes = stores.membership_changes(ctx.user_id, ctx.since, ctx.up_to) if ctx.since is not None else {}
     room_filter = ctx.filter.room
     memberships = {r: m for r, m in memberships.items() if room_filter.allows_room(r)}
@@ -187,7 +208,6 @@ def sync(requester, params: SyncParams, now: StreamToken) -> dict[str, Any]:
             entry = _left_room(ctx, room_id, event_id, pos, changes.get(room_id))
             if entry is not None:
                 rooms["leave"][room_id] = entry
-    return response
 
 
 def _was_not_joined_at_since(ctx: _Ctx, room_id: str, room_changes: list[tuple[str, str, int]]) -> bool:

@@ -11,7 +11,7 @@ from apps.core.errors import Codes, MatrixError
 from apps.core.http import Endpoint, json_body, query_bool, query_int
 from apps.streams.tokens import StreamToken
 
-from . import handlers
+from . import handlers, sections
 
 PRESENCE_STATES = ("offline", "online", "unavailable")
 # A long-poll never lasts longer than this, whatever the client asks (milliseconds).
@@ -38,7 +38,10 @@ def _sync_request(request):
     raw_since = request.GET.get("since")
     since = StreamToken.parse(raw_since) if raw_since else None
     sync_filter = handlers.resolve_sync_filter(requester, request.GET.get("filter"))
-    return requester, handlers.SyncParams(filter=sync_filter, since=since, full_state=full_state), timeout
+    params = handlers.SyncParams(filter=sync_filter, since=since, full_state=full_state, set_presence=set_presence)
+    for hook in sections.request_hooks():
+        hook(requester, params)
+    return requester, params, timeout
 
 
 class DefineFilterView(Endpoint):

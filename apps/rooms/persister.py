@@ -18,7 +18,8 @@ will forward over internal HTTP when the room's writer is another instance. In t
 After the commit the position is published on the `events` stream (`on_commit_publish`, rows as in
 `stream_row`): this process's notifier and every other process's, over Redis, wake the `/sync` waiters
 of the room. Then each hook registered with `on_event_persisted` is called with the event and its
-position (the federation sender subscribes there).
+position (the federation sender subscribes there). Hooks registered with `on_event_persisting` run
+inside the transaction instead, for derived rows that must commit with the event.
 """
 from __future__ import annotations
 
@@ -82,6 +83,32 @@ def on_event_persisted(hook: Callable[[PersistedEvent], None]) -> Callable[[Pers
 def remove_persisted_hook(hook: Callable[[PersistedEvent], None]) -> None:
     if hook in _persisted_hooks:
         _persisted_hooks.remove(hook)
+
+
+_persisting_hooks: list[Callable[[PersistedEvent], None]] = []
+
+
+def on_event_persisting(hook: Callable[[PersistedEvent], None]) -> Callable[[PersistedEvent], None]:
+    """Register `hook(persisted)` to run INSIDE the persisting transaction, after the event's rows are
+    written, for rows derived from the event that must commit with it or not at all (push actions,
+    relation indexes). A hook's failure is logged and rolled back to a savepoint: the event is kept."""
+    if hook not in _persisting_hooks:
+        _persisting_hooks.append(hook)
+    return hook
+
+
+def remove_persisting_hook(hook: Callable[[PersistedEvent], None]) -> None:
+    if hook in _persisting_hooks:
+        _persisting_hooks.remove(hook)
+
+
+def _run_persisting_hooks(persisted: PersistedEvent) -> None:
+    for hook in list(_persisting_hooks):
+        try:
+            with transaction.atomic():
+                hook(persisted)
+        except Exception:  # derived rows must not cost the event itself
+            logger.exception("event-persisting hook %r failed for %s", hook, persisted.event.event_id)
 
 
 def _run_hooks(persisted: PersistedEvent) -> None:
@@ -179,9 +206,10 @@ def persist_event(event: Event, context: EventContext) -> int | None:
             TxnId.objects.create(user_id=event.sender, device_id=meta.device_id, room_id=room.room_id,
                                  txn_id=meta.txn_id, event_id=event.event_id, inserted_ts=_now_ms())
 
+        persisted = PersistedEvent(event, position)
+        _run_persisting_hooks(persisted)
         if position is not None:
             on_commit_publish("events", position, [stream_row(event)])
-        persisted = PersistedEvent(event, position)
         transaction.on_commit(lambda: _run_hooks(persisted))
     return position
 

@@ -92,6 +92,32 @@ def test_hooks_run_after_commit(django_capture_on_commit_callbacks):
         persister.remove_persisted_hook(hook)
 
 
+def test_persisting_hooks_run_inside_the_transaction_and_cannot_lose_the_event():
+    from apps.rooms.models import Room
+
+    seen = []
+
+    def record(p):
+        # Inside the transaction: the event row is already visible to it.
+        seen.append((p.event.type, EventRow.objects.filter(event_id=p.event.event_id).exists()))
+
+    def broken(p):
+        Room.objects.filter(room_id=p.event.room_id).delete()  # rolled back with the savepoint
+        raise RuntimeError("derived rows failed")
+
+    persister.on_event_persisting(record)
+    persister.on_event_persisting(broken)
+    try:
+        room_id = make_room()
+        msg, pos = create_local_event(ALICE, room_id, {"type": "m.room.message", "content": {}})
+    finally:
+        persister.remove_persisting_hook(record)
+        persister.remove_persisting_hook(broken)
+    assert ("m.room.message", True) in seen
+    assert EventRow.objects.filter(event_id=msg.event_id, stream_ordering=pos).exists()
+    assert Room.objects.filter(room_id=room_id).exists()
+
+
 def _build(room_id, sender, event_dict, prev_ids):
     rv = get_room_version(stores.get_room(room_id).room_version)
     context = pipeline.context_after(room_id, rv, prev_ids)

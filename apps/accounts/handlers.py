@@ -193,12 +193,15 @@ def check_new_password(password: object) -> str:
     return password
 
 
-def change_password(requester: Requester, new_password: str, logout_devices: bool) -> None:
-    """POST /_matrix/client/v3/account/password (UIA done by the view)."""
+def change_password(requester: Requester, new_password: str | None, logout_devices: bool, *,
+                    password_hash: str | None = None) -> None:
+    """POST /_matrix/client/v3/account/password (UIA done by the view): the new password, or the hash
+    of it the UIA session kept."""
     if not settings.HS.password_enabled:
         raise MatrixError(Codes.FORBIDDEN, "Password changes are disabled on this server", 403)
     lifecycle.set_password(requester.user, new_password, logout_devices=logout_devices,
-                           keep_device_id=requester.device_id, keep_access_token_id=requester.access_token.pk)
+                           keep_device_id=requester.device_id, keep_access_token_id=requester.access_token.pk,
+                           password_hash=password_hash)
 
 
 def deactivate(requester: Requester) -> dict:

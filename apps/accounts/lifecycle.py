@@ -135,13 +135,19 @@ def logout_all(user: User) -> None:
 
 
 @transaction.atomic
-def set_password(user: User, new_password: str, *, logout_devices: bool = True,
-                 keep_device_id: str | None = None, keep_access_token_id: int | None = None) -> None:
+def set_password(user: User, new_password: str | None, *, logout_devices: bool = True,
+                 keep_device_id: str | None = None, keep_access_token_id: int | None = None,
+                 password_hash: str | None = None) -> None:
     """Change the password; with `logout_devices`, every other device is logged out (spec default).
 
     Spec (changePassword): "all access tokens for the user, except the one used for the request"; the
     requester's device is kept with it, as Synapse does."""
-    user.set_password(new_password)
+    if new_password is not None:
+        user.set_password(new_password)
+    elif password_hash is not None:
+        user.password = password_hash
+    else:
+        raise ValueError("set_password needs a password or a password hash")
     user.save(update_fields=["password"])
     if logout_devices:
         devices = Device.objects.filter(user=user)

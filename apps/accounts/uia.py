@@ -153,6 +153,14 @@ def _challenge(session: UIASession, flows: list[list[str]], params: dict, error:
     return InteractiveAuthRequired(body)
 
 
+# Keys of a session's client dict that only the server writes: a client sending one is ignored.
+SERVER_KEY_PREFIX = "_hs_"
+
+
+def _client_fields(body: dict) -> dict:
+    return {k: v for k, v in body.items() if k != "auth" and not k.startswith(SERVER_KEY_PREFIX)}
+
+
 def check_auth(
     body: dict,
     *,
@@ -161,6 +169,7 @@ def check_auth(
     requester_user: User | None = None,
     params: dict | None = None,
     description: str = "",
+    store_transform: Callable[[dict], dict] | None = None,
 ) -> tuple[dict[str, Any], dict, str]:
     """Run one round of UIA. Returns (completed stage results, the client dict of the first request,
     session id) once a flow is complete; raises `InteractiveAuthRequired` otherwise."""
@@ -181,7 +190,11 @@ def check_auth(
         if session.uri != uri or session.method != method:
             raise MatrixError(Codes.FORBIDDEN, "UIA session was started for a different request", 403)
     if session is None:
-        clientdict = {k: v for k, v in body.items() if k != "auth"}
+        clientdict = _client_fields(body)
+        if store_transform is not None:
+            # Secrets (a new password) are not written to the session table as sent: the caller stores
+            # what it needs instead (a hash), under a server-only key (SERVER_KEY_PREFIX).
+            clientdict = store_transform(clientdict)
         if _has_nul(clientdict):
             # PostgreSQL's jsonb cannot store U+0000; no Matrix parameter needs it.
             raise MatrixError(Codes.BAD_JSON, "Strings may not contain NUL characters", 400)
@@ -209,6 +222,6 @@ def check_auth(
         if set(flow) <= done:
             # A session authorises one operation only.
             UIASession.objects.filter(pk=session.pk).delete()
-            clientdict = {**session.clientdict, **{k: v for k, v in body.items() if k != "auth"}}
+            clientdict = {**session.clientdict, **_client_fields(body)}
             return dict(session.completed), clientdict, session.session_id
     raise _challenge(session, flows, params)

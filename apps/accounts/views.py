@@ -18,10 +18,11 @@ from .auth import authenticate, extract_token, optional_requester
 PASSWORD_FLOWS = [[uia.PASSWORD]]
 
 
-def _uia(request, body: dict, requester, description: str) -> dict:
+def _uia(request, body: dict, requester, description: str, store_transform=None) -> dict:
     """Run UIA with the password flow for `requester`; returns the merged client dict once complete."""
     _, clientdict, _ = uia.check_auth(body, flows=PASSWORD_FLOWS, request=request,
-                                      requester_user=requester.user, description=description)
+                                      requester_user=requester.user, description=description,
+                                      store_transform=store_transform)
     return clientdict
 
 
@@ -118,12 +119,32 @@ class ChangePasswordView(Endpoint):
         if new_password is not None:
             # Refuse a weak password before the user proves their identity, not after.
             handlers.check_new_password(new_password)
-        params = _uia(request, body, requester, "change your password")
-        new_password = field(params, "new_password", str, required=True)
-        handlers.check_new_password(new_password)
+        params = _uia(request, body, requester, "change your password", store_transform=_hash_new_password)
         logout_devices = field(params, "logout_devices", bool, default=True)
-        handlers.change_password(requester, new_password, logout_devices)
+        new_password = field(params, "new_password", str)
+        if new_password is not None:
+            handlers.check_new_password(new_password)
+            handlers.change_password(requester, new_password, logout_devices)
+            return {}
+        stored_hash = params.get(NEW_PASSWORD_HASH)
+        if not isinstance(stored_hash, str):
+            raise MatrixError(Codes.MISSING_PARAM, "Missing new_password", 400)
+        handlers.change_password(requester, None, logout_devices, password_hash=stored_hash)
         return {}
+
+
+NEW_PASSWORD_HASH = uia.SERVER_KEY_PREFIX + "new_password_hash"
+
+
+def _hash_new_password(clientdict: dict) -> dict:
+    """The UIA session keeps a hash of the new password, never the password (the completing request
+    may omit it: the session remembers it, as clients expect)."""
+    from django.contrib.auth.hashers import make_password
+
+    new_password = clientdict.pop("new_password", None)
+    if isinstance(new_password, str):
+        clientdict[NEW_PASSWORD_HASH] = make_password(new_password)
+    return clientdict
 
 
 class DeactivateAccountView(Endpoint):

@@ -103,3 +103,16 @@ def test_change_password_wrong_method(db):
     a = logged_in()
     assert_error(a.get(PASSWORD), 405, "M_UNRECOGNIZED")
     assert User.objects.get(localpart="carol").check_password(PW)
+
+
+def test_the_uia_session_never_stores_the_new_password_in_clear(db):
+    from apps.accounts.models import UIASession
+
+    a = logged_in()
+    session = a.post(PASSWORD, {"new_password": NEW}).json_body["session"]
+    stored = UIASession.objects.get(session_id=session).clientdict
+    assert NEW not in repr(stored) and "new_password" not in stored
+    # A client cannot smuggle a hash of its own through the session's server-only keys.
+    resp = a.post(PASSWORD, {"auth": uia_password(session), "_hs_new_password_hash": "pbkdf2_sha256$1$x$y"})
+    assert resp.status_code == 200, resp.json_body
+    assert login_status(NEW) == 200

@@ -144,3 +144,19 @@ def member_summary(room_id: str, user_id: str, heroes: int = 5) -> tuple[int, in
     if not others:
         others = [u for u, m in rows if m in ("leave", "ban") and u != user_id]
     return joined, invited, others[:heroes]
+
+
+def room_events(room_ids: Iterable[str], member_user_id: str | None, since: int, up_to: int,
+                limit: int) -> list[Event]:
+    """The first `limit` timeline events in (since, up_to] of `room_ids`, plus the member events of
+    `member_user_id` in any room (an invite, a ban), oldest first (`/events`)."""
+    ids = list(room_ids)
+    if up_to <= since or (not ids and member_user_id is None):
+        return []
+    where = Q(room_id__in=ids)
+    if member_user_id is not None:
+        where |= Q(type="m.room.member", state_key=member_user_id)
+    rows = list(EventRow.objects.filter(_VISIBLE, where, stream_ordering__gt=since, stream_ordering__lte=up_to)
+                .order_by("stream_ordering").values_list("event_id", flat=True)[:limit])
+    events = room_stores.get_events(rows)
+    return [events[eid] for eid in rows if eid in events]

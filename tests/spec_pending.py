@@ -38,10 +38,9 @@ NOT_YET_IMPLEMENTED: set[str] = {
     # operationId per path and method), so this entry stays although the behaviour is served.
     "client-server/peekEvents",
     # Single-writer streams: typing, receipts, read markers, presence, account data, tags
-    "client-server/deleteRoomTag", "client-server/getAccountData", "client-server/getAccountDataPerRoom",
-    "client-server/getPresence", "client-server/getRoomTags", "client-server/postReceipt",
-    "client-server/setAccountData", "client-server/setAccountDataPerRoom", "client-server/setPresence",
-    "client-server/setReadMarker", "client-server/setRoomTag", "client-server/setTyping",
+    "client-server/getPresence", "client-server/postReceipt",
+    "client-server/setPresence",
+    "client-server/setReadMarker", "client-server/setTyping",
     # E2EE: device keys, one-time keys, cross-signing, key backup, to-device
     "client-server/claimKeys", "client-server/deleteRoomKeyBySessionId", "client-server/deleteRoomKeys",
     "client-server/deleteRoomKeysByRoomId", "client-server/deleteRoomKeysVersion",
@@ -49,7 +48,7 @@ NOT_YET_IMPLEMENTED: set[str] = {
     "client-server/getRoomKeysByRoomId", "client-server/getRoomKeysVersion",
     "client-server/getRoomKeysVersionCurrent", "client-server/postRoomKeysVersion",
     "client-server/putRoomKeyBySessionId", "client-server/putRoomKeys", "client-server/putRoomKeysByRoomId",
-    "client-server/putRoomKeysVersion", "client-server/queryKeys", "client-server/sendToDevice",
+    "client-server/putRoomKeysVersion", "client-server/queryKeys",
     "client-server/uploadCrossSigningKeys", "client-server/uploadCrossSigningSignatures",
     "client-server/uploadKeys",
     # Push: pushers, push rules, notifications

@@ -169,6 +169,8 @@ def sync(requester, params: SyncParams, now: StreamToken) -> dict[str, Any]:
                                        full_state=params.full_state, filter=params.filter,
                                        joined_rooms=joined, response=response)
     sections.run_fills(section_ctx)
+    if section_ctx.token_caps:  # a section sent only part of its stream: resume from there next time
+        response["next_batch"] = section_ctx.next_batch().to_string()
     return response
 
 

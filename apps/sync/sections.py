@@ -18,6 +18,11 @@ rooms part had nothing to say about it (a receipt in an otherwise quiet room sti
 A fill that added anything a client must see must make `has_updates` true: it does so by putting it in
 the response (non-empty lists of the top-level sections, or a joined-room entry, count).
 
+A fill that sends only part of what is pending (to-device messages, at most 100 per response) lowers
+its stream's position in `next_batch` to the last row it sent: `ctx.cap_token_position(stream, pos)`
+(never below `since`); the handler applies the lowest cap of each stream, so the next sync starts right
+after what was sent and skips nothing.
+
 `register_request_hook(fn)` adds a function called once per `/sync` request with `(requester, params)`
 before anything is computed (presence's `set_presence`).
 """
@@ -77,6 +82,8 @@ class SyncContext:
     response: dict[str, Any]
     # Rooms whose entry a section created (so the rooms part's "nothing changed" rule does not apply).
     created_entries: set[str] = field(default_factory=set)
+    # stream -> the highest position next_batch may carry (`cap_token_position`).
+    token_caps: dict[str, int] = field(default_factory=dict)
 
     @property
     def user_id(self) -> str:
@@ -97,6 +104,22 @@ class SyncContext:
     def stream_moved(self, stream: str) -> bool:
         """Whether `stream` has anything between `since` and `now` (always true on an initial sync)."""
         return self.initial or self.now.position(stream) > self.since_position(stream)
+
+    def cap_token_position(self, stream: str, position: int) -> None:
+        """`next_batch` carries at most `position` for `stream` (the fill sent rows only up to there)."""
+        position = max(position, self.since_position(stream))
+        self.token_caps[stream] = min(position, self.token_caps.get(stream, position))
+
+    def next_batch(self) -> Any:
+        """`now`, with each capped stream lowered to its cap."""
+        if not self.token_caps:
+            return self.now
+        from apps.streams.tokens import StreamToken
+
+        positions = dict(self.now.positions)
+        for stream, cap in self.token_caps.items():
+            positions[stream] = min(positions[stream], cap)
+        return StreamToken(positions, self.now.events_writers)
 
     def _prev_batch(self) -> str:
         return f"s{self.now.position('events')}"

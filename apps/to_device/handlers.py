@@ -1,0 +1,86 @@
+"""The Matrix rules of send-to-device messaging (client-server API, "Send-to-Device messaging").
+
+    PUT /sendToDevice/{eventType}/{txnId}      sendToDevice      `send_to_device`
+
+`messages` maps user IDs to device IDs (or `*`, every device of the user) to the message content. A
+message to a local device is queued in the device's inbox; a device ID the user does not have is
+dropped. Idempotent per (sender, sender's device, txn id): a retry sends nothing again.
+
+Remote recipients: not sent yet. The federation sender will take them where `_remote_messages` is
+called (one `m.direct_to_device` EDU per destination, spec: server-server API, "Send-to-device
+messaging"); until then they are logged and dropped.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+
+from apps.core.errors import Codes, MatrixError
+from apps.core.ids import UserID
+
+from . import stores
+
+logger = logging.getLogger(__name__)
+
+MAX_TYPE_BYTES = 255
+ALL_DEVICES = "*"
+
+
+def _parse_messages(messages: Any) -> dict[UserID, dict[str, dict[str, Any]]]:
+    if not isinstance(messages, dict):
+        raise MatrixError(Codes.BAD_JSON, "messages must be an object of user IDs", 400)
+    out: dict[UserID, dict[str, dict[str, Any]]] = {}
+    for user_id, by_device in messages.items():
+        try:
+            uid = UserID.parse(user_id)
+        except MatrixError:
+            raise MatrixError(Codes.INVALID_PARAM, f"messages: {user_id!r} is not a user ID", 400) from None
+        if not isinstance(by_device, dict):
+            raise MatrixError(Codes.BAD_JSON, f"messages.{user_id} must be an object of device IDs", 400)
+        for device_id, content in by_device.items():
+            if not isinstance(content, dict):
+                raise MatrixError(Codes.BAD_JSON, f"messages.{user_id}.{device_id} must be an object", 400)
+        out[uid] = by_device
+    return out
+
+
+def _remote_messages(sender: str, message_type: str, by_server: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """Where federation plugs in: hand each destination its messages. Nothing sends them yet."""
+    for server, users in by_server.items():
+        logger.info("to-device %s from %s to %d user(s) on %s not sent: federation sending is not available",
+                    message_type, sender, len(users), server)
+
+
+def send_to_device(requester, message_type: str, txn_id: str, messages: Any) -> None:
+    if not message_type or len(message_type.encode()) > MAX_TYPE_BYTES:
+        raise MatrixError(Codes.INVALID_PARAM, "Invalid event type", 400)
+    parsed = _parse_messages(messages)
+    sender, sender_device = requester.user_id, requester.device_id or ""
+    if stores.txn_seen(sender, sender_device, txn_id):
+        return
+    local: dict[str, dict[str, dict[str, Any]]] = {}
+    remote: dict[str, dict[str, dict[str, Any]]] = {}
+    for uid, by_device in parsed.items():
+        if uid.domain == settings.HS.server_name:
+            local[uid.localpart] = by_device
+        else:
+            remote.setdefault(uid.domain, {})[str(uid)] = by_device
+    known = stores.local_devices(local) if local else {}
+    queued: dict[tuple[str, str], dict[str, Any]] = {}
+    for localpart, by_device in local.items():
+        devices = known.get(localpart, set())
+        user_id = f"@{localpart}:{settings.HS.server_name}"
+        if ALL_DEVICES in by_device:
+            for device_id in devices:
+                queued[(user_id, device_id)] = by_device[ALL_DEVICES]
+        for device_id, content in by_device.items():
+            # A message to a device the user does not have is dropped (nobody could ever fetch it);
+            # a device named explicitly gets its own message rather than the `*` one.
+            if device_id != ALL_DEVICES and device_id in devices:
+                queued[(user_id, device_id)] = content
+    stores.store_messages(sender, sender_device, txn_id, message_type,
+                          [(u, d, c) for (u, d), c in sorted(queued.items(), key=lambda kv: kv[0])])
+    if remote:
+        _remote_messages(sender, message_type, remote)

@@ -51,6 +51,9 @@ class WorkerTopology:
     enable_media_repo: bool = True
     outbound_federation_restricted_to: tuple[str, ...] = ()
     worker_listeners: tuple[Any, ...] = ()
+    # What the generated reverse-proxy config sends this worker (`manage.py generate_proxy_config`):
+    # empty means what its listeners' resources allow.
+    worker_serves: tuple[str, ...] = ()
 
     def writers_of(self, stream: str) -> tuple[str, ...]:
         return self.stream_writers.get(stream, ("main",))
@@ -154,4 +157,18 @@ def build_topology(r: Reader) -> WorkerTopology:
         enable_media_repo=r.bool("enable_media_repo", True),
         outbound_federation_restricted_to=tuple(r.str_list("outbound_federation_restricted_to", [])),
         worker_listeners=worker_listeners,
+        worker_serves=_worker_serves(r),
     )
+
+
+# Traffic kinds a worker may ask the proxy for (`worker_serves`); `initial_sync` is a `/sync` without
+# `since` and the legacy initial syncs, which the seeds isolate on their own workers.
+PROXY_TRAFFIC = ("client", "sync", "initial_sync", "federation", "media")
+
+
+def _worker_serves(r: Reader) -> tuple[str, ...]:
+    values = r.str_list("worker_serves", [])
+    for i, v in enumerate(values):
+        if v not in PROXY_TRAFFIC:
+            raise ConfigError(f"worker_serves[{i}]", f"unknown traffic {v!r}; known: {', '.join(PROXY_TRAFFIC)}")
+    return tuple(dict.fromkeys(values))

@@ -92,9 +92,10 @@ def _token_after(direction: str, event: Event, depth: int) -> RoomToken:
 
 def paginate(user_id: str, room_id: str, direction: str, start: RoomToken, limit: int, *,
              filt: RoomEventFilter | None = None, to: RoomToken | None = None,
-             cap: int | None = None) -> tuple[list[Event], RoomToken, bool]:
+             cap: int | None = None, ignored: frozenset[str] = frozenset()) -> tuple[list[Event], RoomToken, bool]:
     """Up to `limit` events the user may see, from `start` in `direction`; the token after the last
-    row read, and whether there may be more to read from it."""
+    row read, and whether there may be more to read from it. Non-state events of the `ignored` users
+    are left out (spec: "Ignoring Users": state events are still sent)."""
     if limit <= 0:
         return [], start, True
     qs = timeline_store.with_filter(timeline_store.timeline_rows(room_id), filt)
@@ -108,7 +109,7 @@ def paginate(user_id: str, room_id: str, direction: str, start: RoomToken, limit
     for _ in range(MAX_ROUNDS):
         page = timeline_store.fetch_page(qs, cursor.q_from(direction), direction, batch)
         shown = {e.event_id for e in filter_events_for_user(user_id, [e for e, _ in page])
-                 if filt is None or filt.allows_event(e)}
+                 if (filt is None or filt.allows_event(e)) and not (e.sender in ignored and not e.is_state())}
         for i, (event, depth) in enumerate(page):
             cursor = _token_after(direction, event, depth)
             if event.event_id in shown:
@@ -120,6 +121,13 @@ def paginate(user_id: str, room_id: str, direction: str, start: RoomToken, limit
             return chunk, cursor, False
         batch = min(batch * 2, MAX_BATCH)
     return chunk, cursor, True
+
+
+def _ignored_by(user_id: str) -> frozenset[str]:
+    """The users `user_id` ignores (account data `m.ignored_user_list`), once per request."""
+    from apps.account_data.stores import ignored_users
+
+    return ignored_users(user_id)
 
 
 def _members_state(user_id: str, at_event: Event | None, senders: set[str]) -> list[Event]:
@@ -149,7 +157,7 @@ def get_messages(requester, room_id: str, *, direction: str, from_token: str | N
     if not filt.allows_room(room_id):
         return result
     chunk, end, more = paginate(requester.user_id, room_id, direction, start, limit, filt=filt, to=to,
-                                cap=access.cap)
+                                cap=access.cap, ignored=_ignored_by(requester.user_id))
     members = (_members_state(requester.user_id, chunk[0], {e.sender for e in chunk})
                if filt.lazy_load_members and chunk else None)
     result["chunk"], state_json = _serialize_lists(requester, chunk, members or [])
@@ -185,10 +193,11 @@ def get_context(requester, room_id: str, event_id: str, *, limit: int | None,
     before_limit = limit // 2
     after_limit = limit - before_limit
     allowed_room = filt.allows_room(room_id)
+    ignored = _ignored_by(requester.user_id)
     before, start, _ = paginate(requester.user_id, room_id, "b", RoomToken.before(depth, so),
-                             before_limit if allowed_room else 0, filt=filt, cap=access.cap)
+                             before_limit if allowed_room else 0, filt=filt, cap=access.cap, ignored=ignored)
     after, end, _ = paginate(requester.user_id, room_id, "f", RoomToken.after(depth, so),
-                          after_limit if allowed_room else 0, filt=filt, cap=access.cap)
+                          after_limit if allowed_room else 0, filt=filt, cap=access.cap, ignored=ignored)
     last = after[-1] if after else event
     state_ids = state_store.state_after_event(last.event_id) or {}
     if filt.lazy_load_members:

@@ -115,6 +115,22 @@ class _Ctx:
         self.now_ms = _now_ms()
         fmt = "federation" if self.filter.event_format == "federation" else "client_without_room_id"
         self.format = fmt
+        self._ignored: frozenset[str] | None = None
+
+    @property
+    def ignored(self) -> frozenset[str]:
+        """The users the syncing user ignores (`m.ignored_user_list`), read once per sync, when needed."""
+        if self._ignored is None:
+            from apps.account_data.stores import ignored_users
+
+            self._ignored = ignored_users(self.user_id)
+        return self._ignored
+
+    def timeline_allows(self, event: Event) -> bool:
+        """The timeline filter, and no non-state event of an ignored user (spec: "Ignoring Users")."""
+        if self.ignored and event.sender in self.ignored and not event.is_state():
+            return False
+        return self.filter.room.timeline.allows_event(event)
 
     def serialize(self, event: Event) -> dict[str, Any]:
         d = serialize.client_event(event, now_ms=self.now_ms, requester_device_id=self.requester.device_id,
@@ -199,6 +215,8 @@ def _rooms_part(ctx: _Ctx, response: dict[str, Any], memberships: dict) -> None:
         if membership in ("invite", "knock"):
             if ctx.since is not None and not params.full_state and room_id not in changes:
                 continue
+            if membership == "invite" and ctx.ignored and _sender_of(event_id) in ctx.ignored:
+                continue  # spec ("Ignoring Users"): invites from ignored users are not sent to the client
             key, section = ("invite_state", "invite") if membership == "invite" else ("knock_state", "knock")
             rooms[section][room_id] = {key: {"events": _stripped_state(ctx, event_id)}}
         elif membership in ("leave", "ban"):
@@ -210,6 +228,11 @@ def _rooms_part(ctx: _Ctx, response: dict[str, Any], memberships: dict) -> None:
             entry = _left_room(ctx, room_id, event_id, pos, changes.get(room_id))
             if entry is not None:
                 rooms["leave"][room_id] = entry
+
+
+def _sender_of(event_id: str) -> str | None:
+    event = room_stores.get_event(event_id)
+    return event.sender if event is not None else None
 
 
 def _was_not_joined_at_since(ctx: _Ctx, room_id: str, room_changes: list[tuple[str, str, int]]) -> bool:
@@ -241,7 +264,7 @@ def _room_timeline(ctx: _Ctx, room_id: str, since: int, up_to: int) -> tuple[lis
     from apps.rooms.visibility import filter_events_for_user
 
     events, limited = stores.timeline(room_id, since, up_to, ctx.filter.timeline_limit,
-                                      ctx.filter.room.timeline.allows_event,
+                                      ctx.timeline_allows,
                                       lambda page: filter_events_for_user(ctx.user_id, page))
     start = (events[0].internal.stream_ordering or 1) - 1 if events else up_to
     section = {"events": [ctx.serialize(e) for e in events], "limited": limited, "prev_batch": f"s{start}"}

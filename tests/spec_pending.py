@@ -64,8 +64,6 @@ NOT_YET_IMPLEMENTED: set[str] = {
     "client-server/queryLocationByAlias", "client-server/queryLocationByProtocol",
     "client-server/queryUserByID", "client-server/queryUserByProtocol",
     "client-server/updateAppserviceRoomDirectoryVisibility",
-    # User directory
-    "client-server/searchUserDirectory",
     # VoIP
     "client-server/getTurnServer",
     # Discovery: support and policy-server well-known files

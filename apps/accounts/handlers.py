@@ -256,9 +256,8 @@ def delete_devices(requester: Requester, device_ids: list[str]) -> None:
 
 
 # --- profile ---------------------------------------------------------------------------------------
-# TODO(rooms): a changed displayname or avatar_url must also be sent as a new m.room.member event in
-# every room the user is joined to (spec: "Events on Change of Profile Information"); that belongs to
-# the rooms app once membership exists. The user directory will follow the same change.
+# A changed displayname or avatar_url is also sent as a new m.room.member event in every room the user
+# is joined to (spec: "Events on Change of Profile Information"): apps.user_directory.profile.
 
 PROFILE_FIELDS = ("displayname", "avatar_url")
 # Spec (setProfileField): keyName is avatar_url, displayname, m.tz or a namespaced custom field.
@@ -345,6 +344,13 @@ def _clean_profile_value(key_name: str, value: object) -> str | None:
 def set_profile_field(requester: Requester, user_id: str, key_name: str, value: object) -> None:
     user = _profile_target_for_write(requester, user_id, key_name)
     stores.set_profile_fields(user, **{key_name: _clean_profile_value(key_name, value)})
+    _profile_changed(user)
+
+
+def _profile_changed(user: User) -> None:
+    from apps.user_directory.profile import profile_changed
+
+    profile_changed(user)
 
 
 def delete_profile_field(requester: Requester, user_id: str, key_name: str) -> None:
@@ -357,3 +363,4 @@ def delete_profile_field(requester: Requester, user_id: str, key_name: str) -> N
         return
     user = _profile_target_for_write(requester, user_id, key_name)
     stores.set_profile_fields(user, **{key_name: None})
+    _profile_changed(user)

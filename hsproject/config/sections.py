@@ -126,6 +126,17 @@ class MediaConfig:
 
 
 @dataclass(frozen=True)
+class UserDirectoryConfig:
+    """`user_directory` (Synapse's keys): `POST /user_directory/search` (apps.user_directory)."""
+
+    enabled: bool = True
+    # Every local user is searchable, not only those sharing a room with the searcher or in public rooms.
+    search_all_users: bool = False
+    # Rank local users above remote ones.
+    prefer_local_users: bool = False
+
+
+@dataclass(frozen=True)
 class HomeserverConfig:
     server_name: str
     public_baseurl: str
@@ -175,6 +186,7 @@ class HomeserverConfig:
     app_service_config_files: tuple[str, ...]
     workers: WorkerTopology
     media: MediaConfig = MediaConfig()
+    user_directory: UserDirectoryConfig = UserDirectoryConfig()
     # Federation trust (apps.federation.keyring, apps.core.outbound); defaults keep every outbound
     # request inside what the operator configured: no notary unless listed.
     trusted_key_servers: tuple[TrustedKeyServer, ...] = ()
@@ -426,6 +438,12 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
     presence_enabled = presence.bool("enabled", True)
     presence.finish()
 
+    ud = r.section("user_directory")
+    user_directory = UserDirectoryConfig(enabled=ud.bool("enabled", True),
+                                         search_all_users=ud.bool("search_all_users", False),
+                                         prefer_local_users=ud.bool("prefer_local_users", False))
+    ud.finish()
+
     workers = build_topology(r)
     media = _media(r)
 
@@ -483,6 +501,7 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
         app_service_config_files=tuple(asfiles),
         workers=workers,
         media=media,
+        user_directory=user_directory,
     )
     if cfg.registration_requires_token is False and cfg.enable_registration and not (
         cfg.enable_registration_without_verification

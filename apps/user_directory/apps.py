@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class UserDirectoryConfig(AppConfig):
+    name = "apps.user_directory"
+    label = "user_directory"

@@ -30,7 +30,7 @@ def _configure() -> None:
 
 
 _configure()
-app.conf.imports = ("workers.background",)
+app.conf.imports = ("workers.background", "workers.appservice")
 
 
 @app.on_after_finalize.connect

@@ -60,10 +60,9 @@ NOT_YET_IMPLEMENTED: set[str] = {
     # Synapse answers with previews off)
     "client-server/getUrlPreview", "client-server/getUrlPreviewAuthed",
     # Application services and third-party networks
-    "client-server/getProtocolMetadata", "client-server/getProtocols", "client-server/pingAppservice",
+    "client-server/getProtocolMetadata", "client-server/getProtocols",
     "client-server/queryLocationByAlias", "client-server/queryLocationByProtocol",
     "client-server/queryUserByID", "client-server/queryUserByProtocol",
-    "client-server/updateAppserviceRoomDirectoryVisibility",
     # VoIP
     "client-server/getTurnServer",
     # Discovery: support and policy-server well-known files

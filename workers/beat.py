@@ -5,4 +5,6 @@ from celery.schedules import crontab
 SCHEDULE = {
     "expire-tokens": {"task": "background.expire_tokens", "schedule": crontab(minute="*/15")},
     "clean-media": {"task": "background.clean_media", "schedule": crontab(minute="*/10")},
+    # Wakes application services whose work no message announced (a lost wake-up, an ended backoff).
+    "appservice-sweep": {"task": "appservice.sweep", "schedule": crontab(minute="*")},
 }

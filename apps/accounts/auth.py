@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.http import HttpRequest
 
@@ -20,8 +21,11 @@ from .tokens import checksum_ok, token_hash
 class Requester:
     user: User
     device: Device | None
-    access_token: AccessToken
+    # None for an application service's request (its as_token is no access token row).
+    access_token: AccessToken | None
     is_guest: bool
+    # The application service making the request with its as_token (apps.appservice.auth), else None.
+    app_service: Any = None
 
     @property
     def user_id(self) -> str:
@@ -58,6 +62,11 @@ def authenticate(request: HttpRequest, *, allow_guest: bool = False, allow_deact
 def authenticate_token(token: str, request: HttpRequest | None = None, *, allow_guest: bool = False,
                        allow_deactivated: bool = False, allow_expired: bool = False) -> Requester:
     """`allow_expired` is for `/logout` only: a client may end a session whose token has expired."""
+    from apps.appservice.auth import requester_for_as_token
+
+    as_requester = requester_for_as_token(token, request)
+    if as_requester is not None:
+        return as_requester
     if not checksum_ok(token):
         raise unknown_token()
     row = stores.access_token_by_hash(token_hash(token))

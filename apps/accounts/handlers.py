@@ -56,6 +56,8 @@ def login_flows() -> list[dict]:
     flows = []
     if settings.HS.password_enabled:
         flows.append({"type": PASSWORD_LOGIN})
+    if settings.HS.app_services:
+        flows.append({"type": "m.login.application_service"})
     return flows
 
 
@@ -163,6 +165,8 @@ def refresh(refresh_token: str) -> dict:
 
 
 def logout(requester: Requester) -> None:
+    if requester.access_token is None:
+        return  # an application service's as_token is configuration, not a session to end
     lifecycle.logout_token(requester.access_token)
 
 
@@ -200,7 +204,7 @@ def change_password(requester: Requester, new_password: str | None, logout_devic
     if not settings.HS.password_enabled:
         raise MatrixError(Codes.FORBIDDEN, "Password changes are disabled on this server", 403)
     lifecycle.set_password(requester.user, new_password, logout_devices=logout_devices,
-                           keep_device_id=requester.device_id, keep_access_token_id=requester.access_token.pk,
+                           keep_device_id=requester.device_id, keep_access_token_id=requester.access_token.pk if requester.access_token else None,
                            password_hash=password_hash)
 
 
@@ -281,6 +285,13 @@ def _profile_owner(user_id: str) -> User:
         # TODO(federation): query the remote server (federation `query/profile`) once it exists.
         raise MatrixError(Codes.NOT_FOUND, "Profile not found", 404)
     user = stores.user_by_localpart(target.localpart)
+    if user is None:
+        # Application-service API, "Querying": a service with an exclusive namespace covering the user
+        # may create it now; look again if it says it did.
+        from apps.appservice.handlers import query_user
+
+        if query_user(str(target)):
+            user = stores.user_by_localpart(target.localpart)
     if user is None or user.deactivated:
         raise MatrixError(Codes.NOT_FOUND, "Profile not found", 404)
     return user

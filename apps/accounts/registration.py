@@ -68,6 +68,11 @@ def check_username(localpart: object) -> str:
         raise MatrixError(Codes.INVALID_USERNAME, "Numeric user IDs are reserved for guest users.", 400)
     if localpart_taken(localpart):
         raise user_in_use()
+    # Spec (application-service API, "Server admin style permissions"): a name in an application
+    # service's exclusive namespace is the service's to create.
+    from apps.appservice.registry import check_user_not_exclusive
+
+    check_user_not_exclusive(f"@{localpart}:{settings.HS.server_name}")
     return localpart
 
 
@@ -109,6 +114,7 @@ def register_user(
     is_guest: bool = False,
     registration_token: str | None = None,
     login: LoginRequest | None = None,
+    appservice_id: str | None = None,
 ) -> Registered:
     """Create a local account (and its first session when `login` is given), atomically.
 
@@ -119,11 +125,15 @@ def register_user(
     if user_type is not None and user_type not in USER_TYPES:
         raise MatrixError(Codes.INVALID_PARAM, f"Invalid user type; must be one of {', '.join(USER_TYPES)}", 400)
     generated = localpart is None
-    if not generated:
+    if appservice_id is not None:
+        # The service's namespace rules were checked by apps.appservice.handlers.register_user.
+        if generated or localpart_taken(localpart):
+            raise user_in_use()
+    elif not generated:
         check_username(localpart)
     for _ in range(_GENERATE_ATTEMPTS if generated else 1):
         lp = generate_localpart() if generated else localpart
-        user = User(localpart=lp, admin=admin, is_guest=is_guest, user_type=user_type,
+        user = User(localpart=lp, admin=admin, is_guest=is_guest, user_type=user_type, appservice_id=appservice_id,
                     # As Synapse: a new (non-guest) account starts with its localpart as display name.
                     displayname=displayname if displayname is not None else (None if is_guest else lp))
         if password_hash is not None:

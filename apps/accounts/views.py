@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from apps.appservice import handlers as appservice_handlers
 from apps.core import ratelimit
 from apps.core.errors import Codes, MatrixError, missing_token
 from apps.core.http import Endpoint, field, json_body
@@ -44,6 +45,9 @@ class LoginView(Endpoint):
 
     def handle(self, request, **kwargs):
         body = json_body(request)
+        # Offered (getLoginFlows) only when application services are configured; else an unknown type.
+        if body.get("type") == appservice_handlers.LOGIN_TYPE and settings.HS.app_services:
+            return self._as_service(request, body)
         return handlers.login(
             login_type=field(body, "type", str, required=True),
             identifier=body.get("identifier"),
@@ -55,6 +59,21 @@ class LoginView(Endpoint):
             refreshable=field(body, "refresh_token", bool, default=False),
             ip=ratelimit.client_ip(request),
         )
+
+
+    def _as_service(self, request, body):
+        """m.login.application_service: the as_token logs in a user of the service's namespace."""
+        requester = authenticate(request)
+        service = appservice_handlers.require_app_service(requester)
+        identifier = body.get("identifier")
+        user = identifier.get("user") if isinstance(identifier, dict) else body.get("user")
+        if not isinstance(user, str) or not user:
+            raise MatrixError(Codes.MISSING_PARAM, "Missing user identifier", 400)
+        handlers.check_device_display_name(field(body, "initial_device_display_name", str))
+        return appservice_handlers.login_user(
+            service, user, device_id=field(body, "device_id", str),
+            display_name=field(body, "initial_device_display_name", str),
+            refreshable=field(body, "refresh_token", bool, default=False))
 
 
 class RefreshView(Endpoint):

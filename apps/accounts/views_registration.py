@@ -12,10 +12,13 @@ from django.contrib.auth.hashers import make_password
 from django.http import HttpRequest
 
 from apps.core import ratelimit
-from apps.core.errors import Codes, MatrixError
+from apps.appservice import handlers as appservice_handlers
+from apps.appservice import registry as appservice_registry
+from apps.core.errors import Codes, MatrixError, missing_token, unknown_token
 from apps.core.http import Endpoint, field, json_body
 
 from . import registration, uia
+from .auth import extract_token
 from .password_policy import check_password_policy, policy_description
 
 # Where the session of a multi-request registration keeps the password: hashed, never in plain text.
@@ -49,12 +52,30 @@ def _login_request(body: dict) -> registration.LoginRequest | None:
     return registration.LoginRequest(device_id=device_id, display_name=display_name, refreshable=refreshable)
 
 
+def _app_service_of(request: HttpRequest, body: dict):
+    """The application service registering with its as_token (spec: application-service API, "Server admin
+    style permissions"), or None for an ordinary registration. The m.login.application_service type without
+    a valid as_token is 401 M_MISSING_TOKEN / M_UNKNOWN_TOKEN, as for any bad access token."""
+    token = extract_token(request)
+    service = appservice_registry.by_as_token(token) if token else None
+    if service is None and body.get("type") == appservice_handlers.LOGIN_TYPE and settings.HS.app_services:
+        if token is None:
+            raise missing_token()
+        raise unknown_token()
+    return service
+
+
 class Register(Endpoint):
     operation_id = "register"
 
     def handle(self, request: HttpRequest, **kwargs):
-        ratelimit.check(f"register:{ratelimit.client_ip(request)}", settings.HS.rc_registration)
         body = json_body(request)
+        service = _app_service_of(request, body)
+        if service is not None:
+            if service.rate_limited:
+                ratelimit.check(f"register:{ratelimit.client_ip(request)}", settings.HS.rc_registration)
+            return appservice_handlers.register_user(service, body)
+        ratelimit.check(f"register:{ratelimit.client_ip(request)}", settings.HS.rc_registration)
         kind = request.GET.get("kind", "user")
         if kind == "guest":
             return self._guest(body)

@@ -21,6 +21,7 @@ The guard sits below redirects and connection pooling, so a redirect cannot esca
 checked by the guard. `check_federation_destination` applies `federation_domain_whitelist`.
 
 Public API: `client()`, `async_client()`, `federation_client()`, `async_federation_client()`,
+`configured_destination_client()` (application services: admin-configured URLs, no blacklist),
 `OutboundRefused`, `FederationDenied`, `check_federation_destination`, `policy()`,
 `connect_override`, `lookup_host` (the one place a name is resolved; tests replace it).
 """
@@ -323,6 +324,23 @@ def client() -> httpx.Client:
     """The pooled, guarded client for non-federation requests (push gateways, appservices, media).
     Thread-safe; do not close it. Redirects are not followed unless a request asks for it."""
     return _client("default")
+
+
+def configured_destination_client() -> httpx.Client:
+    """For destinations an admin configured by URL, i.e. application services: the same timeouts, pooling,
+    redirect and proxy rules, but WITHOUT the `ip_range_blacklist` check. An application service usually
+    runs on loopback or a private network next to the homeserver; like Synapse, its traffic is not subject
+    to the blacklist, which guards URLs that users or remote servers choose. Never use it for those."""
+    c = _clients.get(("configured",))
+    if c is None:
+        with _lock:
+            c = _clients.get(("configured",))
+            if c is None:
+                transport = httpx.HTTPTransport(verify=default_ssl_context(), trust_env=False, limits=DEFAULT_LIMITS)
+                c = _clients[("configured",)] = httpx.Client(transport=transport, timeout=DEFAULT_TIMEOUT,
+                                                             trust_env=False, headers={"User-Agent": USER_AGENT},
+                                                             max_redirects=5)
+    return c
 
 
 def federation_client() -> httpx.Client:

@@ -127,6 +127,7 @@ def set_alias(requester, alias_str: str, room_id: str) -> None:
         raise MatrixError(Codes.INVALID_PARAM, f"Invalid room ID: {room_id!r}", 400)
     if stores.get_room(room_id) is None:
         raise MatrixError(Codes.NOT_FOUND, "Unknown room", 404)
+    _check_alias_namespace(requester, str(alias))
     if not _is_server_admin(requester):
         membership = stores.membership_of(room_id, requester.user_id)
         if membership is None or membership[0] != "join":
@@ -135,10 +136,28 @@ def set_alias(requester, alias_str: str, room_id: str) -> None:
         raise MatrixError(Codes.UNKNOWN, f"Room alias {alias} already exists", 409)
 
 
+def _check_alias_namespace(requester, alias: str) -> None:
+    """Application-service API, "Server admin style permissions": an alias in a service's exclusive
+    namespace is only the service's to create, and a service creates aliases only in its namespaces."""
+    from apps.appservice import registry
+
+    service = getattr(requester, "app_service", None)
+    if service is not None and not registry.is_alias_in_namespace(service, alias):
+        raise MatrixError(Codes.EXCLUSIVE, "This alias is not in the application service's namespace", 400)
+    registry.check_alias_not_exclusive(alias, allowed=service)
+
+
 def resolve_alias(alias_str: str) -> dict[str, Any]:
     """GET /directory/room/{roomAlias}: {room_id, servers}, this server first."""
     alias = parse_alias(alias_str)
     room_id = directory_store.alias_room_id(str(alias)) if alias.is_local else None
+    if room_id is None and alias.is_local:
+        # Application-service API, "Querying": a service whose namespace covers the alias may create it
+        # now; look again if it says it did.
+        from apps.appservice.handlers import query_alias
+
+        if query_alias(str(alias)):
+            room_id = directory_store.alias_room_id(str(alias))
     if room_id is None:
         raise MatrixError(Codes.NOT_FOUND, f"Room alias {alias} not found", 404)
     me = settings.HS.server_name

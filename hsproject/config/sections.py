@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .appservices import AppServiceRegistration, load_registrations
 from .errors import ConfigError
 from .fields import MAX_PORT, Reader, check_each
 from .workers import WorkerTopology, build_topology
@@ -184,6 +185,8 @@ class HomeserverConfig:
     log_config: Path | None
     log_level: str
     app_service_config_files: tuple[str, ...]
+    # Their registrations, read and checked at start-up (hsproject.config.appservices).
+    app_services: tuple[AppServiceRegistration, ...]
     workers: WorkerTopology
     media: MediaConfig = MediaConfig()
     user_directory: UserDirectoryConfig = UserDirectoryConfig()
@@ -499,6 +502,7 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
         log_config=Path(log_config) if log_config else None,
         log_level=level,
         app_service_config_files=tuple(asfiles),
+        app_services=load_registrations(asfiles),
         workers=workers,
         media=media,
         user_directory=user_directory,

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class AppServiceConfig(AppConfig):
+    name = "apps.appservice"
+    label = "appservice"
+    verbose_name = "Application services"
+
+    def ready(self) -> None:
+        # Every persisted event wakes the `appservice` queue (after its commit); the task reads the
+        # events table from each service's durable position, so a lost wake-up only delays delivery.
+        from . import wakeups  # noqa: F401

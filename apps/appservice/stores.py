@@ -1,0 +1,105 @@
+"""Every query of the application-service area: delivery state, the events to deliver and what makes
+a room interesting to a service (its joined members and local aliases)."""
+from __future__ import annotations
+
+import time
+from typing import Iterable
+
+from django.db.models import Q
+
+from apps.rooms.models import EventRow, RoomAlias, RoomMembership
+
+from .models import AppServiceRoomListing, AppServiceState
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# --- delivery state -------------------------------------------------------------------------------------
+
+def ensure_state(appservice_id: str, start_after: int) -> None:
+    """The service's state row; a new one starts after `start_after` (a service added to the
+    configuration receives events from then on, not the server's history)."""
+    AppServiceState.objects.get_or_create(appservice_id=appservice_id, defaults={"stream_position": start_after})
+
+
+def get_state(appservice_id: str) -> AppServiceState | None:
+    return AppServiceState.objects.filter(appservice_id=appservice_id).first()
+
+
+def take_lease(appservice_id: str, owner: str, lease_ms: int) -> bool:
+    """Become (or stay) the one sender for the service until now + lease_ms; False if another holds it.
+    One conditional UPDATE, so it is atomic on PostgreSQL and SQLite alike, and no lock is held while
+    the transaction is on the wire."""
+    now = now_ms()
+    return AppServiceState.objects.filter(
+        Q(lease_owner__isnull=True) | Q(lease_until_ms__isnull=True) | Q(lease_until_ms__lt=now) | Q(lease_owner=owner),
+        appservice_id=appservice_id,
+    ).update(lease_owner=owner, lease_until_ms=now + lease_ms) == 1
+
+
+def release_lease(appservice_id: str, owner: str) -> None:
+    AppServiceState.objects.filter(appservice_id=appservice_id, lease_owner=owner).update(
+        lease_owner=None, lease_until_ms=None)
+
+
+def update_state(appservice_id: str, owner: str, **fields) -> bool:
+    """Write `fields` only while `owner` holds the lease (a sender whose lease ran out changes nothing)."""
+    return AppServiceState.objects.filter(appservice_id=appservice_id, lease_owner=owner).update(**fields) == 1
+
+
+# --- events ------------------------------------------------------------------------------------------------
+
+def events_persisted_up_to() -> int:
+    """The `events` position below which every event is committed: the minimum over the configured writers
+    of their durable positions (`stream_positions`). Read from the database, so a Celery worker that
+    hears no replication traffic still sees it."""
+    from apps.streams.stores import writer_positions
+    from hsproject import instance
+
+    writers = instance.writers_of("events") or ("main",)
+    positions = writer_positions("events").get("events", {})
+    return min(positions.get(w, 0) for w in writers)
+
+
+def timeline_rows_between(after: int, up_to: int, limit: int) -> list[tuple[int, str, str, str, str | None]]:
+    """(stream_ordering, event_id, room_id, sender, state_key) of the timeline events in (after, up_to], in
+    stream order: no outliers, rejected or soft-failed events."""
+    return list(EventRow.objects.filter(
+        stream_ordering__gt=after, stream_ordering__lte=up_to, outlier=False, rejected_reason__isnull=True,
+        soft_failed=False,
+    ).order_by("stream_ordering").values_list("stream_ordering", "event_id", "room_id", "sender", "state_key")[:limit])
+
+
+def joined_members(room_ids: Iterable[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for room_id, user_id in RoomMembership.objects.filter(room_id__in=list(room_ids), membership="join") \
+            .values_list("room_id", "user_id"):
+        out.setdefault(room_id, []).append(user_id)
+    return out
+
+
+def local_aliases(room_ids: Iterable[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for alias, room_id in RoomAlias.objects.filter(room_id__in=list(room_ids)).values_list("alias", "room_id"):
+        out.setdefault(room_id, []).append(alias)
+    return out
+
+
+# --- published room lists ----------------------------------------------------------------------------------
+
+def set_room_listed(appservice_id: str, network_id: str, room_id: str, listed: bool) -> None:
+    if listed:
+        AppServiceRoomListing.objects.get_or_create(appservice_id=appservice_id, network_id=network_id,
+                                                    room_id=room_id)
+    else:
+        AppServiceRoomListing.objects.filter(appservice_id=appservice_id, network_id=network_id,
+                                             room_id=room_id).delete()
+
+
+def listed_rooms(appservice_id: str, network_id: str | None = None) -> list[str]:
+    qs = AppServiceRoomListing.objects.filter(appservice_id=appservice_id)
+    if network_id is not None:
+        qs = qs.filter(network_id=network_id)
+    return list(qs.order_by("room_id").values_list("room_id", flat=True))

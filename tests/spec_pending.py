@@ -40,7 +40,7 @@ NOT_YET_IMPLEMENTED: set[str] = {
     # Single-writer streams: typing, receipts, read markers, presence, account data, tags
     "client-server/getPresence", "client-server/postReceipt",
     "client-server/setPresence",
-    "client-server/setReadMarker", "client-server/setTyping",
+    "client-server/setReadMarker",
     # E2EE: device keys, one-time keys, cross-signing, key backup, to-device
     "client-server/claimKeys", "client-server/deleteRoomKeyBySessionId", "client-server/deleteRoomKeys",
     "client-server/deleteRoomKeysByRoomId", "client-server/deleteRoomKeysVersion",

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class TypingConfig(AppConfig):
+    name = "apps.typing"
+    label = "typing"
+    verbose_name = "Typing notifications"
+
+    def ready(self) -> None:
+        # The `typing` stream's fetch function, in every process (writer and readers).
+        from . import streams  # noqa: F401
+        from apps.sync import sections
+
+        from .handlers import fill_sync
+        sections.register("typing", fill_sync)

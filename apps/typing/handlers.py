@@ -1,0 +1,70 @@
+"""The rules of typing notifications (client-server API, "Typing Notifications").
+
+- `PUT /rooms/{roomId}/typing/{userId}`: only for oneself, only in a room one is joined to. A typing
+  user stays typing until the timeout (capped at `MAX_TIMEOUT_MS`, as servers do, so a client that
+  vanishes cannot stay "typing" for hours) or until they say they stopped.
+- `/sync`: `rooms.join.<room>.ephemeral.events` gets an `m.typing` event with the room's whole list of
+  typing users for every joined room whose list changed since `since` (every room where someone types,
+  on an initial sync). The list REPLACES what the client knew, so an empty list is news too.
+
+The state lives in `typing_rooms` and is written only by the `typing` stream's writer (`writes="typing"`
+in the routing table sends the request there); the writer's timeout loop (`timeouts`) expires entries.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from apps.core.errors import Codes, MatrixError
+from apps.rooms import stores as room_stores
+from hsproject import instance
+
+from . import stores, timeouts
+
+STREAM = "typing"
+# Synapse caps a typing timeout at 30 s too; the spec recommends clients refresh every 20-30 s.
+MAX_TIMEOUT_MS = 30_000
+DEFAULT_TIMEOUT_MS = 30_000
+
+
+def set_typing(requester, room_id: str, user_id: str, typing: bool, timeout_ms: int | None) -> None:
+    if user_id != requester.user_id:
+        raise MatrixError(Codes.FORBIDDEN, "Cannot set the typing state of another user", 403)
+    membership = room_stores.membership_of(room_id, user_id)
+    if membership is None or membership[0] != "join":
+        raise MatrixError(Codes.FORBIDDEN, "You are not joined to this room", 403)
+    if not instance.writes(STREAM):
+        # The routing table marks the endpoint `writes="typing"`: the proxy sends it to the writer.
+        raise MatrixError(Codes.UNKNOWN, "This process does not write typing notifications; "
+                          "route typing requests to the 'typing' stream writer", 500)
+    loop = timeouts.loop()
+    loop.start()
+    now = timeouts.now_ms()
+    if typing:
+        expires = now + min(DEFAULT_TIMEOUT_MS if timeout_ms is None else timeout_ms, MAX_TIMEOUT_MS)
+        stores.set_typing(room_id, user_id, expires, now)
+        loop.schedule(expires)
+    else:
+        stores.set_typing(room_id, user_id, None, now)
+
+
+def typing_event(user_ids: list[str]) -> dict[str, Any]:
+    return {"type": "m.typing", "content": {"user_ids": user_ids}}
+
+
+def fill_sync(ctx, response: dict[str, Any]) -> None:
+    """The `m.typing` events of `/sync` (an `apps.sync.sections` fill). No query when the stream has not
+    moved since `since`."""
+    if not ctx.stream_moved(STREAM) or not ctx.joined_rooms:
+        return
+    ephemeral = ctx.filter.room.ephemeral
+    if ephemeral.limit == 0 or not ephemeral.allows("m.typing", None):
+        return
+    rooms = [r for r in ctx.joined_rooms if ephemeral.allows_room(r)]
+    since = 0 if ctx.initial else ctx.since_position(STREAM)
+    now = timeouts.now_ms()
+    for room_id, typing in stores.changed_rooms(rooms, since, ctx.now.position(STREAM)):
+        # An entry past its timeout is not shown even if the writer's loop has not removed it yet.
+        user_ids = sorted(u for u, e in (typing or {}).items() if e > now)
+        if ctx.initial and not user_ids:
+            continue
+        ctx.room_entry(room_id)["ephemeral"]["events"].append(typing_event(user_ids))

@@ -7,10 +7,12 @@ on the in-process cache it runs under a lock.
 """
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 
+import redis
 from django.core.cache import cache
 
 from hsproject.config.sections import RateLimit
@@ -29,6 +31,7 @@ end
 redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(burst * interval) + 1000)
 return '0'
 """
+logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _script = None
 
@@ -51,7 +54,12 @@ def _retry_after_ms(key: str, limit: RateLimit, now_ms: float) -> float:
     if client is not None:
         if _script is None:
             _script = client.register_script(_LUA)
-        return float(_script(keys=[ckey], args=[now_ms, interval, limit.burst_count]))
+        try:
+            return float(_script(keys=[ckey], args=[now_ms, interval, limit.burst_count]))
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
+            # Redis away: serve unlimited rather than fail every request (apps.core.cache).
+            logger.warning("rate limiter unavailable, not limiting %s: %s", key, e)
+            return 0.0
     with _lock:
         tat = cache.get(f"rl:{key}") or 0.0
         new_tat = max(tat, now_ms) + interval

@@ -64,8 +64,9 @@ def django_settings(hs: HomeserverConfig) -> dict[str, Any]:
     if hs.embedded:
         hs.data_directory.mkdir(parents=True, exist_ok=True)
     if hs.redis.enabled:
-        cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": hs.redis.url,
-                 "KEY_PREFIX": "hs"}
+        # Tolerant of a Redis outage (reads miss, writes drop); short timeouts so an outage costs little.
+        cache = {"BACKEND": "apps.core.cache.TolerantRedisCache", "LOCATION": hs.redis.url,
+                 "KEY_PREFIX": "hs", "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 2.0}}
     else:
         cache = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "hsproject"}
     return {

@@ -38,8 +38,7 @@ NOT_YET_IMPLEMENTED: set[str] = {
     # operationId per path and method), so this entry stays although the behaviour is served.
     "client-server/peekEvents",
     # Single-writer streams: typing, receipts, read markers, presence, account data, tags
-    "client-server/getPresence", "client-server/postReceipt",
-    "client-server/setPresence",
+    "client-server/postReceipt",
     "client-server/setReadMarker",
     # E2EE: device keys, one-time keys, cross-signing, key backup, to-device
     "client-server/claimKeys", "client-server/deleteRoomKeyBySessionId", "client-server/deleteRoomKeys",

@@ -16,7 +16,9 @@ def _fresh_state_cache():
 
 @pytest.fixture(autouse=True)
 def _stop_loops():
-    """The typing timeout loop is a per-process thread: it does not outlive a test that started it."""
+    """The typing and presence loops are per-process threads: none outlives a test that started it."""
     yield
+    from apps.presence.loop import loop as presence_loop
     from apps.typing.timeouts import loop as typing_loop
     typing_loop().stop()
+    presence_loop().stop()

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class PresenceConfig(AppConfig):
+    name = "apps.presence"
+    label = "presence"
+    verbose_name = "Presence"
+
+    def ready(self) -> None:
+        # The `presence` stream's fetch and notify functions, in every process (writer and readers).
+        from . import streams  # noqa: F401
+        from apps.sync import sections
+
+        from .handlers import fill_sync, on_sync_request
+        sections.register("presence", fill_sync)
+        sections.register_request_hook("presence", on_sync_request)

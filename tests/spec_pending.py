@@ -38,18 +38,9 @@ NOT_YET_IMPLEMENTED: set[str] = {
     # operationId per path and method), so this entry stays although the behaviour is served.
     "client-server/peekEvents",
     # Single-writer streams: typing, receipts, read markers, presence, account data, tags
-    "client-server/postReceipt",
+    "client-server/getPresence", "client-server/postReceipt",
+    "client-server/setPresence",
     "client-server/setReadMarker",
-    # E2EE: device keys, one-time keys, cross-signing, key backup, to-device
-    "client-server/claimKeys", "client-server/deleteRoomKeyBySessionId", "client-server/deleteRoomKeys",
-    "client-server/deleteRoomKeysByRoomId", "client-server/deleteRoomKeysVersion",
-    "client-server/getKeysChanges", "client-server/getRoomKeyBySessionId", "client-server/getRoomKeys",
-    "client-server/getRoomKeysByRoomId", "client-server/getRoomKeysVersion",
-    "client-server/getRoomKeysVersionCurrent", "client-server/postRoomKeysVersion",
-    "client-server/putRoomKeyBySessionId", "client-server/putRoomKeys", "client-server/putRoomKeysByRoomId",
-    "client-server/putRoomKeysVersion", "client-server/queryKeys",
-    "client-server/uploadCrossSigningKeys", "client-server/uploadCrossSigningSignatures",
-    "client-server/uploadKeys",
     # Push: pushers, push rules, notifications
     "client-server/deletePushRule", "client-server/getNotifications", "client-server/getPushRule",
     "client-server/getPushRuleActions", "client-server/getPushRules", "client-server/getPushRulesGlobal",

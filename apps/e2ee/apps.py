@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class E2EEConfig(AppConfig):
+    name = "apps.e2ee"
+    label = "e2ee"
+
+    def ready(self) -> None:
+        # The `device_lists` stream's fetch and notify functions, in every process.
+        from . import streams  # noqa: F401
+        # A device created or deleted moves its owner's device list; a deleted device loses its keys.
+        from . import device_lists
+        device_lists.connect_device_signals()
+        from apps.sync import sections
+        sections.register("e2ee", device_lists.fill_sync)

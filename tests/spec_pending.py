@@ -38,8 +38,7 @@ NOT_YET_IMPLEMENTED: set[str] = {
     # operationId per path and method), so this entry stays although the behaviour is served.
     "client-server/peekEvents",
     # Single-writer streams: typing, receipts, read markers, presence, account data, tags
-    "client-server/getPresence", "client-server/postReceipt",
-    "client-server/setPresence",
+    "client-server/postReceipt",
     "client-server/setReadMarker",
     # Push: pushers, push rules, notifications
     "client-server/deletePushRule", "client-server/getNotifications", "client-server/getPushRule",

@@ -27,7 +27,9 @@ def test_initial_sync_shape(alice):
     eid = _msg(alice, room_id, "hello")
     body = sync(alice)
     assert isinstance(body["next_batch"], str)
-    for key, value in (("presence", {"events": []}), ("account_data", {"events": []}),
+    # The user's own presence (this sync's set_presence made them online), nobody else's.
+    assert [(e["type"], e["sender"]) for e in body["presence"]["events"]] == [("m.presence", alice.user_id)]
+    for key, value in (("account_data", {"events": []}),
                        ("to_device", {"events": []}), ("device_lists", {"changed": [], "left": []}),
                        ("device_one_time_keys_count", {"signed_curve25519": 0}), ("device_unused_fallback_key_types", [])):
         assert body[key] == value

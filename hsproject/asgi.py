@@ -13,3 +13,7 @@ django_application = get_asgi_application()
 from apps.sync.asgi import share_threads_for_async_routes  # noqa: E402  (needs the apps loaded)
 
 application = share_threads_for_async_routes(django_application)
+
+from apps.streams.replication import start_at_process_start  # noqa: E402
+
+start_at_process_start()

@@ -103,7 +103,19 @@ def remove_persisting_hook(hook: Callable[[PersistedEvent], None]) -> None:
 
 
 def _run_persisting_hooks(persisted: PersistedEvent) -> None:
-    for hook in list(_persisting_hooks):
+    hooks = list(_persisting_hooks)
+    if not hooks:
+        return
+    # One savepoint for all of them on the hot path; only when one fails are they rerun one savepoint
+    # each, so that the others' rows are kept.
+    try:
+        with transaction.atomic():
+            for hook in hooks:
+                hook(persisted)
+        return
+    except Exception:  # noqa: BLE001 - isolated below
+        pass
+    for hook in hooks:
         try:
             with transaction.atomic():
                 hook(persisted)
@@ -136,9 +148,21 @@ def writer_for_room(room_id: str) -> str:
 def send_to_persister(room_id: str, event: Event, context: EventContext) -> int | None:
     """Persist `event` on the room's event persister; returns its stream position.
 
-    For now the persister is always this process. The scale-out work makes this the one place that
-    forwards to `writer_for_room(room_id)` over /_hs/replication and waits for the position."""
-    return persist_event(event, context)
+    With this process the only `events` writer (the default) it is a direct call, with no lookup. Else
+    the room's assigned writer persists it: here, or over /_hs/replication (`apps.rooms.forwarding`),
+    which returns once this process can read the event."""
+    from hsproject import instance
+
+    me = instance.name()
+    writers = instance.writers_of("events")
+    if writers == (me,):
+        return persist_event(event, context)
+    writer = writer_for_room(room_id)
+    if writer == me:
+        return persist_event(event, context)
+    from .forwarding import persist_remotely
+
+    return persist_remotely(writer, event, context)
 
 
 # --- stream positions ------------------------------------------------------------------------------

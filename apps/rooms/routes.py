@@ -5,11 +5,14 @@ event persisters the request is forwarded to the room's writer (`persister.send_
 """
 from hsproject.routing import CLIENT_ALL, Route
 
-from . import views, views_membership
+from . import views, views_membership, views_replication
 
 _ROOM = "(?P<room_id>[^/]+)"
 
 ROUTES: list = [
+    # Internal: an event creator hands a built event to the room's persister (never proxied).
+    Route(f"^/_hs/replication/persist_event/{_ROOM}$", POST=views_replication.PersistEventView,
+          serves="replication", writes="events", shard_key="room_id"),
     Route(f"^/_matrix/client/{CLIENT_ALL}/createRoom$", POST=views.CreateRoomView,
           writes="events", balance="user"),
     Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/send/(?P<event_type>[^/]+)/(?P<txn_id>[^/]+)$",

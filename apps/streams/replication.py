@@ -420,9 +420,38 @@ def get_state() -> ReplicationState:
             from . import notifier
             state = ReplicationState(instance.name(), instance.writers_of, build_transport())
             state.add_listener(notifier.replication_listener(notifier.get_notifier()))
+            state.start()  # may raise (database down): then the next call tries again
             _state = state
-            state.start()
         return _state
+
+
+def start_at_process_start() -> None:
+    """Scaled mode: join replication when the process starts, not at its first request. An idle writer
+    of a multi-writer stream must hear the others and advance with them, or every reader's
+    persisted-up-to position waits for its first write."""
+    from django.conf import settings
+
+    if settings.HS.embedded:
+        return
+
+    def run() -> None:
+        import time
+
+        from django.db import close_old_connections
+
+        delay = 0.5
+        while True:
+            try:
+                get_state()
+                return
+            except Exception:  # noqa: BLE001 - retried: the database or Redis may still be starting
+                logger.exception("replication could not start; retrying in %.1fs", delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+            finally:
+                close_old_connections()
+
+    threading.Thread(target=run, name="replication-start", daemon=True).start()
 
 
 def set_state_for_tests(state: ReplicationState | None) -> ReplicationState | None:

@@ -66,7 +66,7 @@ map $arg_since $hs_sync_pool {
     client_max_body_size {max_body};
 
     # Internal replication endpoints are for the processes themselves, never for the outside.
-    location ^~ /_synapse/replication/ {{
+    location ~ ^/_(?:hs|synapse)/replication/ {{
         return 404;
     }}
 

@@ -250,6 +250,7 @@ def test_nginx_routes_requests_to_the_right_process(tmp_path, topology):
         assert who("PUT", "/_matrix/federation/v1/send/txn1") == "fed1"
         assert who("POST", "/_matrix/media/v3/upload") == "media1"
         assert who("GET", "/_synapse/replication/anything") == "HTTP 404"
+        assert who("POST", "/_hs/replication/persist_event/!r:example.org") == "HTTP 404"
         assert who("GET", "/_synapse/admin/v1/server_version") == "main"
         if any(r.writes == "typing" for r in all_routes()):
             assert who("PUT", f"{c}/rooms/!room1:example.org/typing/@a:example.org") == "typing1"

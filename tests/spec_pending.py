@@ -27,11 +27,9 @@ NOT_YET_IMPLEMENTED: set[str] = {
     "client-server/unbind3pidFromAccount",
     # Rooms: creation, membership, state, events, aliases, directory, relations, search, reports
     "client-server/getMutualRooms",
-    "client-server/getRelatingEvents",
-    "client-server/getRelatingEventsWithRelType", "client-server/getRelatingEventsWithRelTypeAndEventType",
     "client-server/getRoomSummary",
     "client-server/getSpaceHierarchy",
-    "client-server/getThreadRoots", "client-server/inviteBy3PID",
+    "client-server/inviteBy3PID",
     "client-server/reportEvent", "client-server/reportRoom", "client-server/reportUser",
     "client-server/search",
     # Sync: peeking. GET /events?room_id= is answered by getEvents' view (the routing table has one

@@ -13,11 +13,37 @@ device that sent the event.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from .events import Event
 
 FORMATS = ("client", "client_without_room_id", "federation")
+
+# --- bundled aggregations (client-server API, "Aggregations of child events") ----------------------
+# The app that indexes relations registers `bundler(events, user_id) -> {event_id: {rel_type: agg}}`;
+# an aggregation may hold `Event`s (a thread's latest event, an edit), serialised like their parent.
+Bundler = Callable[[Sequence[Event], "str | None"], dict[str, dict[str, Any]]]
+_bundlers: list[Bundler] = []
+
+
+def register_bundler(bundler: Bundler) -> None:
+    if bundler not in _bundlers:
+        _bundlers.append(bundler)
+
+
+def bundle_aggregations(events: Sequence[Event], user_id: str | None) -> None:
+    """Set `unsigned["m.relations"]` of the non-state `events` that have aggregations, in a bounded
+    number of queries per call (call once per page, not per event). Mutates the given objects."""
+    events = [e for e in events if not e.is_state()]
+    if not events:
+        return
+    for bundler in list(_bundlers):
+        found = bundler(events, user_id)
+        if not found:
+            continue
+        for e in events:
+            if found.get(e.event_id):
+                e.unsigned["m.relations"] = {**e.unsigned.get("m.relations", {}), **found[e.event_id]}
 
 # Server-computed `unsigned` keys that clients may see (client_event_without_room_id.yaml, plus
 # `m.relations` aggregations and the stripped state of invites and knocks).
@@ -69,6 +95,9 @@ def client_event(event: Event, *, now_ms: int, requester_device_id: str | None =
             value = event.unsigned[key]
             if key == "redacted_because" and isinstance(value, Event):
                 value = client_event(value, now_ms=now_ms, format=format)
+            elif key == "m.relations":
+                value = _with_events_serialised(value, now_ms=now_ms, requester_device_id=requester_device_id,
+                                                requester_user_id=requester_user_id, format=format)
             unsigned[key] = value
     txn_id = event.internal.txn_id
     if (txn_id is not None and requester_device_id is not None
@@ -77,3 +106,13 @@ def client_event(event: Event, *, now_ms: int, requester_device_id: str | None =
         unsigned["transaction_id"] = txn_id
     d["unsigned"] = unsigned
     return d
+
+
+def _with_events_serialised(value: Any, **kwargs: Any) -> Any:
+    if isinstance(value, Event):
+        return client_event(value, **kwargs)
+    if isinstance(value, dict):
+        return {k: _with_events_serialised(v, **kwargs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_events_serialised(v, **kwargs) for v in value]
+    return value

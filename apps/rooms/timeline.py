@@ -48,7 +48,10 @@ def _serialize(requester, events: list[Event]) -> list[dict[str, Any]]:
 def _serialize_lists(requester, *lists: list[Event]) -> list[list[dict[str, Any]]]:
     """Several lists of events as ClientEvents, redactions applied to all of them at once."""
     now = _now_ms()
-    served = iter(apply_redactions([e for events in lists for e in events]))
+    served_list = apply_redactions([e for events in lists for e in events])
+    # Bundled aggregations (client-server API, "Aggregations of child events"), once per page.
+    serialize.bundle_aggregations(served_list, requester.user_id)
+    served = iter(served_list)
     return [[serialize.client_event(next(served), now_ms=now, requester_device_id=requester.device_id,
                                     requester_user_id=requester.user_id) for _ in events] for events in lists]
 

@@ -267,6 +267,9 @@ def _room_timeline(ctx: _Ctx, room_id: str, since: int, up_to: int) -> tuple[lis
                                       ctx.timeline_allows,
                                       lambda page: filter_events_for_user(ctx.user_id, page))
     start = (events[0].internal.stream_ordering or 1) - 1 if events else up_to
+    if limited:
+        # Spec ("Aggregations of child events"): bundled in /sync when the timeline is `limited`.
+        serialize.bundle_aggregations(events, ctx.user_id)
     section = {"events": [ctx.serialize(e) for e in events], "limited": limited, "prev_batch": f"s{start}"}
     return events, limited, section
 

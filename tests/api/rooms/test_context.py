@@ -87,5 +87,6 @@ def test_context_query_count(alice, bob, django_assert_max_num_queries):
     ids = fill(alice, room_id, 40)
     for i in range(10):
         alice.put(f"{API}/rooms/{room_id}/state/org.example.s/{i}", {"i": i})
-    with django_assert_max_num_queries(25):  # 24, and the reader's ignored users (once per request)
+    # 24, the reader's ignored users (once per request) and bundled aggregations (once per page)
+    with django_assert_max_num_queries(26):
         assert context(bob, room_id, ids[20], limit=30).status_code == 200

@@ -54,21 +54,13 @@ NOT_YET_IMPLEMENTED: set[str] = {
     "client-server/getTurnServer",
     # Discovery: support and policy-server well-known files
     "client-server/getWellknownPolicy", "client-server/getWellknownSupport",
-    # Federation: transactions, events, state, backfill, auth chains
-    "server-server/backfillRoom", "server-server/getEvent", "server-server/getEventAuth",
-    "server-server/getEventByTimestamp", "server-server/getMissingPreviousEvents",
-    "server-server/getRoomState", "server-server/getRoomStateIds", "server-server/sendTransaction",
-    # Federation: joins, leaves, invites, knocks, third-party invites
-    "server-server/exchangeThirdPartyInvite", "server-server/makeJoin", "server-server/makeKnock",
-    "server-server/makeLeave", "server-server/onBindThirdPartyIdentifier", "server-server/sendInviteV1",
-    "server-server/sendInviteV2", "server-server/sendJoinV2", "server-server/sendKnock",
-    "server-server/sendLeaveV2",
+    # Federation: the v1 invite (rooms v1 and v2 only; v2 invites are served)
+    "server-server/sendInviteV1",
     # Federation: queries, public rooms, hierarchy, devices and keys, OpenID, media, policy servers
     "server-server/askPolicyServerToSign", "server-server/claimUserEncryptionKeys",
     "server-server/exchangeOpenIdToken", "server-server/getContent", "server-server/getContentThumbnail",
-    "server-server/getPublicRooms", "server-server/getSpaceHierarchy", "server-server/getUserDevices",
-    "server-server/queryInfo", "server-server/queryProfile", "server-server/queryPublicRooms",
-    "server-server/queryRoomDirectory", "server-server/queryUserEncryptionKeys",
+    "server-server/getSpaceHierarchy", "server-server/getUserDevices", "server-server/queryInfo",
+    "server-server/queryUserEncryptionKeys",
 }
 
 # Routed operation ids that are not spec operations: the Synapse-compatible admin API (views there use
@@ -79,4 +71,6 @@ EXTRA_OPERATIONS: set[str] = {
     "synapse_admin_register_nonce",  # GET /_synapse/admin/v1/register (shared-secret registration nonce)
     "synapse_admin_register",  # POST /_synapse/admin/v1/register (shared-secret registration)
     "synapse_password_policy",  # GET /_matrix/client/v3/password_policy (Synapse extension, MSC2000)
+    "sendJoinV1",  # PUT /_matrix/federation/v1/send_join (deprecated; removed from the spec's OpenAPI)
+    "sendLeaveV1",  # PUT /_matrix/federation/v1/send_leave (deprecated; removed from the spec's OpenAPI)
 }

@@ -38,3 +38,20 @@ class RemoteKeyResponse(models.Model):
 
     def __str__(self) -> str:
         return self.server_name
+
+
+class ReceivedTransaction(models.Model):
+    """A transaction another server sent us (`PUT /_matrix/federation/v1/send/{txnId}`) and the response
+    we gave: a retried transaction gets the same response without being processed again (spec:
+    server-server API, "Transactions"; the transaction ID is only meaningful per origin)."""
+
+    origin = models.CharField(max_length=255)
+    txn_id = models.CharField(max_length=255)
+    response_json = models.TextField()
+    received_ts = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["origin", "txn_id"], name="received_txn_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.origin} {self.txn_id}"

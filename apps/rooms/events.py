@@ -25,6 +25,9 @@ class InternalMetadata:
     txn_id: str | None = None
     device_id: str | None = None
     stream_ordering: int | None = None
+    # An invite (or knock) to a room this server is not in, received over federation: an outlier that
+    # still takes a stream position and sets the user's membership (apps.federation.membership).
+    out_of_band_membership: bool = False
 
 
 class Event:

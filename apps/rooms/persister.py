@@ -203,13 +203,16 @@ def persist_event(event: Event, context: EventContext) -> int | None:
         if not meta.outlier:
             group_before, group_after = _store_state_groups(event, context)
 
-        position = None if meta.outlier else allocate_event_position()
+        # An out-of-band membership (a remote invite to a room we are not in) is an outlier with a
+        # position: the invitee's /sync reads it from the stream.
+        oob = meta.outlier and meta.out_of_band_membership
+        position = None if meta.outlier and not oob else allocate_event_position()
         meta.stream_ordering = position
         EventRow.objects.create(
             event_id=event.event_id, room_id=room.room_id, room_version=event.room_version.identifier,
             type=event.type, state_key=event.state_key, sender=event.sender, depth=event.depth,
             stream_ordering=position, origin_server_ts=event.origin_server_ts, received_ts=_now_ms(),
-            json=encode_canonical_json(event.pdu).decode(), outlier=meta.outlier,
+            json=encode_canonical_json(_stored_pdu(event)).decode(), outlier=meta.outlier,
             rejected_reason=meta.rejected_reason, soft_failed=meta.soft_failed, txn_id=meta.txn_id,
             device_id=meta.device_id,
         )
@@ -230,6 +233,12 @@ def persist_event(event: Event, context: EventContext) -> int | None:
             TxnId.objects.create(user_id=event.sender, device_id=meta.device_id, room_id=room.room_id,
                                  txn_id=meta.txn_id, event_id=event.event_id, inserted_ts=_now_ms())
 
+        if oob and not event.rejected and event.membership is not None:
+            RoomMembership.objects.update_or_create(
+                room=room, user_id=event.state_key,
+                defaults={"membership": event.membership, "event_id": event.event_id, "stream_ordering": position,
+                          "forgotten": False})
+
         persisted = PersistedEvent(event, position)
         _run_persisting_hooks(persisted)
         if position is not None:
@@ -242,7 +251,19 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _stored_pdu(event: Event) -> dict:
+    """The PDU as stored; an out-of-band membership keeps the room state the remote server sent with it
+    (`unsigned.invite_room_state` / `knock_room_state`), the only view we have of that room."""
+    if not event.internal.out_of_band_membership:
+        return event.pdu
+    kept = {k: event.unsigned[k] for k in ("invite_room_state", "knock_room_state") if k in event.unsigned}
+    return {**event.pdu, "unsigned": kept} if kept else event.pdu
+
+
 def _lock_room(event: Event) -> Room:
+    if event.internal.out_of_band_membership:
+        # A room we are not in may be unknown yet: it gets a row so that the membership can name it.
+        Room.objects.get_or_create(room_id=event.room_id, defaults={"room_version": event.room_version.identifier})
     if event.type == "m.room.create" and event.state_key == "":
         rv = event.room_version
         creator = event.sender if rv.implicit_room_creator else event.content.get("creator", event.sender)

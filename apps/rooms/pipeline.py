@@ -171,7 +171,9 @@ def process_remote_event(event: Event, key_lookup: Callable, *, state_before: St
     except AuthError as e:
         event.internal.rejected_reason = e.reason
 
-    # 4: against the state before the event.
+    # 4: against the state before the event (an outlier has no known state: its auth events decide).
+    if event.internal.outlier:
+        return send_to_persister(event.room_id, event, EventContext())
     context = compute_context(event, state_before=state_before)
     if not event.rejected:
         try:

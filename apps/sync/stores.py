@@ -77,7 +77,9 @@ def memberships_at(user_id: str, up_to: int) -> dict[str, tuple[str, str, int]]:
 def membership_changes(user_id: str, since: int, up_to: int) -> dict[str, list[tuple[str, str, int]]]:
     """room_id -> [(membership, event_id, stream_ordering)] of the user's member events in (since, up_to]."""
     out: dict[str, list[tuple[str, str, int]]] = {}
-    rows = (EventRow.objects.filter(_VISIBLE, type="m.room.member", state_key=user_id,
+    # Out-of-band memberships (remote invites to rooms we are not in) are outliers with a position.
+    oob = Q(outlier=True, stream_ordering__isnull=False, rejected_reason__isnull=True)
+    rows = (EventRow.objects.filter(_VISIBLE | oob, type="m.room.member", state_key=user_id,
                                     stream_ordering__gt=since, stream_ordering__lte=up_to)
             .order_by("stream_ordering").values_list("room_id", "event_id", "stream_ordering", "json"))
     for room_id, event_id, pos, raw in rows:

@@ -196,6 +196,8 @@ class HomeserverConfig:
     outbound_name_resolution: bool = True
     federation_verify_certificates: bool = True
     federation_custom_ca_list: tuple[Path, ...] = ()
+    # GET/POST /_matrix/federation/v1/publicRooms (apps.federation.handlers.public_rooms).
+    allow_public_rooms_over_federation: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> "HomeserverConfig":
@@ -495,6 +497,7 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
         outbound_name_resolution=r.bool("outbound_name_resolution", True),
         federation_verify_certificates=r.bool("federation_verify_certificates", True),
         federation_custom_ca_list=tuple(Path(ca) for ca in ca_list),
+        allow_public_rooms_over_federation=r.bool("allow_public_rooms_over_federation", False),
         admin_contact=r.str("admin_contact", None),
         require_auth_for_profile_requests=r.bool("require_auth_for_profile_requests", False),
         presence_enabled=presence_enabled,

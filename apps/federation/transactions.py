@@ -1,0 +1,179 @@
+"""Inbound transactions: `PUT /_matrix/federation/v1/send/{txnId}` (operationId sendTransaction).
+
+Spec: server-server API, "Transactions", "PDUs" ("Checks performed on receipt of a PDU"), "EDUs",
+"Server Access Control Lists".
+
+    receive_transaction(origin, txn_id, body)
+      - a transaction already answered for (origin, txn_id) gets the stored response again, unprocessed;
+      - one transaction of an origin at a time, in arrival order (a per-origin lock in this process: the
+        routing row balances /send by origin, so one process takes all of an origin's transactions);
+      - each PDU, in order, for a room we know: the room's server ACL (a denied origin's PDU is
+        ignored with an error), then `receive_pdu`; PDUs for rooms we do not know are ignored;
+      - each EDU to the handler registered for its type (`apps.federation.edus`);
+      - the response `{"pdus": {event_id: {} | {"error": ...}}}` is stored with the transaction.
+
+    receive_pdu(origin, event)
+      - already stored: nothing to do;
+      - prev events missing: ask the origin for them (`POST /get_missing_events`, at most
+        MISSING_EVENTS_LIMIT, down to the depth of our forward extremities) and run those through the
+        pipeline first, oldest first;
+      - still missing (the origin is unreachable, or the gap is wider): the event cannot be placed in
+        the room's state, so it is kept as an outlier (authorised by its own auth events, stored, not
+        in the timeline) rather than given a state computed from part of its history;
+      - otherwise the one pipeline (`pipeline.process_remote_event`): signatures and hashes, auth,
+        soft-fail, persist. A rejected event is reported with an error; a soft-failed one is not.
+      - unknown auth events: the event is not stored (rejecting it would be permanent) and is
+        reported with an error; the origin or another server may send it again.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote
+
+from django.db import transaction
+
+from apps.core.errors import Codes, MatrixError
+from apps.rooms import pipeline
+from apps.rooms import stores as room_stores
+from apps.rooms.event_format import check_pdu_format
+from apps.rooms.events import Event
+from apps.rooms.room_versions import get_room_version
+
+from . import acl, client, edus, keyring, stores
+
+logger = logging.getLogger(__name__)
+
+MAX_PDUS = 50
+MAX_EDUS = 100
+MISSING_EVENTS_LIMIT = 10
+
+_locks_guard = threading.Lock()
+_origin_locks: dict[str, threading.Lock] = {}
+
+
+@contextmanager
+def _origin_lock(origin: str):
+    with _locks_guard:
+        lock = _origin_locks.setdefault(origin, threading.Lock())
+    with lock:
+        yield
+
+
+def receive_transaction(origin: str, txn_id: str, body: dict) -> dict[str, Any]:
+    pdus, edu_list = body.get("pdus", []), body.get("edus", [])
+    if not isinstance(pdus, list):
+        raise MatrixError(Codes.BAD_JSON, "pdus must be a list", 400)
+    if edu_list is None:
+        edu_list = []
+    if not isinstance(edu_list, list):
+        raise MatrixError(Codes.BAD_JSON, "edus must be a list", 400)
+    if len(pdus) > MAX_PDUS or len(edu_list) > MAX_EDUS:
+        raise MatrixError(Codes.BAD_JSON, f"A transaction holds at most {MAX_PDUS} PDUs and {MAX_EDUS} EDUs", 400)
+    stored = stores.stored_response(origin, txn_id)
+    if stored is not None:
+        return stored
+    with _origin_lock(origin):
+        stored = stores.stored_response(origin, txn_id)
+        if stored is not None:
+            return stored
+        results: dict[str, dict] = {}
+        for pdu in pdus:
+            outcome = _receive_pdu_json(origin, pdu)
+            if outcome is not None:
+                results[outcome[0]] = outcome[1]
+        for edu in edu_list:
+            edus.dispatch(origin, edu)
+        response = {"pdus": results}
+        stores.store_response(origin, txn_id, response)
+    return response
+
+
+def _receive_pdu_json(origin: str, pdu: Any) -> tuple[str, dict] | None:
+    if not isinstance(pdu, dict) or not isinstance(pdu.get("room_id"), str):
+        return None
+    room = room_stores.get_room(pdu["room_id"])
+    if room is None:
+        logger.info("Ignoring a PDU from %s for unknown room %s", origin, pdu["room_id"])
+        return None
+    rv = get_room_version(room.room_version)
+    try:
+        event = Event(pdu, rv)
+        event_id = event.event_id
+    except Exception:  # an event ID cannot even be computed: nothing to report it under
+        return None
+    if not isinstance(event_id, str):
+        return None
+    if not acl.is_allowed(room.room_id, origin):
+        return event_id, {"error": "Server is banned from room"}
+    try:
+        receive_pdu(origin, event)
+    except MatrixError as e:
+        return event_id, {"error": e.error}
+    except Exception as e:  # one bad PDU must not fail the others
+        logger.exception("Failed to process PDU %s from %s", event_id, origin)
+        return event_id, {"error": f"{type(e).__name__}"}
+    return event_id, {}
+
+
+def receive_pdu(origin: str, event: Event, *, fetch_missing: bool = True) -> None:
+    """Check and persist one PDU (see the module docstring). Raises MatrixError when it is dropped or
+    rejected."""
+    if room_stores.get_event(event.event_id) is not None:
+        return
+    check_pdu_format(event.pdu, event.room_version)
+    missing = _missing_prevs(event)
+    if missing and fetch_missing:
+        _fetch_missing(origin, event)
+        missing = _missing_prevs(event)
+    auth_ids = event.auth_event_ids
+    known_auth = room_stores.get_events(auth_ids)
+    if any(i not in known_auth for i in auth_ids):
+        raise MatrixError(Codes.NOT_FOUND, "Unknown auth events; the event was not stored", 404)
+    if missing:
+        event.internal.outlier = True
+    with transaction.atomic():
+        pipeline.process_remote_event(event, keyring.key_lookup)
+    stored = room_stores.get_event(event.event_id)
+    if stored is not None and stored.rejected:
+        raise MatrixError(Codes.FORBIDDEN, f"Event rejected: {stored.internal.rejected_reason}", 403)
+
+
+def _missing_prevs(event: Event) -> list[str]:
+    prevs = event.prev_event_ids
+    known = room_stores.get_events(prevs)
+    return [p for p in prevs if p not in known]
+
+
+def _fetch_missing(origin: str, event: Event) -> None:
+    """`POST /get_missing_events` to the origin; what comes back goes through the pipeline, oldest
+    first. An unreachable origin or a bad answer leaves the gap as it was."""
+    extremities = room_stores.forward_extremities(event.room_id)
+    body = {"earliest_events": [eid for eid, _ in extremities], "latest_events": [event.event_id],
+            "limit": MISSING_EVENTS_LIMIT, "min_depth": min((d for _, d in extremities), default=0)}
+    path = f"/_matrix/federation/v1/get_missing_events/{quote(event.room_id, safe='')}"
+    try:
+        data = client.post_json(origin, path, body)
+    except client.FederationError as e:
+        logger.info("get_missing_events for %s from %s failed: %s", event.event_id, origin, e)
+        return
+    received = data.get("events") if isinstance(data, dict) else None
+    if not isinstance(received, list):
+        return
+    events = []
+    for pdu in received[:MISSING_EVENTS_LIMIT]:
+        if not isinstance(pdu, dict) or pdu.get("room_id") != event.room_id:
+            continue
+        try:
+            ev = Event(pdu, event.room_version)
+            ev.event_id  # noqa: B018 - computed now so that a malformed event is skipped here
+        except Exception:
+            continue
+        events.append(ev)
+    for ev in sorted(events, key=lambda e: (e.depth, e.event_id)):
+        try:
+            receive_pdu(origin, ev, fetch_missing=False)
+        except MatrixError as e:
+            logger.info("Missing event %s from %s not accepted: %s", ev.event_id, origin, e.error)

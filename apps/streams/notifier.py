@@ -8,7 +8,10 @@ replication transport's) and hands the wake-up to the waiter's loop with `call_s
 
 The last position notified per key and stream is remembered, so a change that lands between the moment a
 `/sync` computed its since-token and the moment it started waiting still wakes it at once (the classic
-lost wake-up).
+lost wake-up). That memory is bounded (`max_keys`, least recently notified first out): a key's positions
+leave it by raising a per-stream floor, and a waiter whose since-position is below the floor is woken at
+once. That wake-up may be spurious (the `/sync` looks again, finds nothing, and waits from its new token,
+which is past the floor: notified positions are never above what this process may read), never lost.
 
 The replication listener (`replication_listener`) maps released rows to keys with the stream's
 `notify_keys`; rows=None (a catch-up that could not read rows) wakes every waiter of that stream.
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Iterable, Mapping
 
@@ -44,12 +47,39 @@ class _Waiter:
         return position > self.since.get(stream, 0)
 
 
+# Keys whose last notified positions are remembered (rooms, users, devices that changed recently).
+MAX_REMEMBERED_KEYS = 100_000
+
+
 class Notifier:
-    def __init__(self) -> None:
+    def __init__(self, max_keys: int = MAX_REMEMBERED_KEYS) -> None:
         self._lock = threading.Lock()
         self._by_key: dict[Key, set[_Waiter]] = defaultdict(set)
-        self._latest: dict[Key, dict[str, int]] = defaultdict(dict)
-        self._latest_all: dict[str, int] = {}  # notify_all positions (every key concerned)
+        self._max_keys = max_keys
+        # key -> stream -> last position notified; least recently notified first.
+        self._latest: "OrderedDict[Key, dict[str, int]]" = OrderedDict()
+        # notify_all positions, and what forgotten keys had: every key counts as changed up to here.
+        self._latest_all: dict[str, int] = {}
+
+    @property
+    def remembered_keys(self) -> int:
+        with self._lock:
+            return len(self._latest)
+
+    def _remember(self, key: Key, stream: str, position: int) -> None:
+        """Record a notified position (caller holds the lock); forget the oldest keys past `max_keys`."""
+        latest = self._latest.get(key)
+        if latest is None:
+            latest = self._latest[key] = {}
+        else:
+            self._latest.move_to_end(key)
+        if position > latest.get(stream, 0):
+            latest[stream] = position
+        while len(self._latest) > self._max_keys:
+            _, forgotten = self._latest.popitem(last=False)
+            for s, p in forgotten.items():
+                if p > self._latest_all.get(s, 0):
+                    self._latest_all[s] = p
 
     @property
     def waiter_count(self) -> int:
@@ -95,9 +125,7 @@ class Notifier:
         to_wake: list[_Waiter] = []
         with self._lock:
             for k in keys:
-                latest = self._latest[k]
-                if position > latest.get(stream, 0):
-                    latest[stream] = position
+                self._remember(k, stream, position)
                 for w in self._by_key.get(k, ()):
                     if w.concerned(stream, position):
                         w.changed.add(stream)

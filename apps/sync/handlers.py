@@ -311,7 +311,7 @@ def _joined_room(ctx: _Ctx, room_id: str, *, full: bool) -> dict[str, Any] | Non
     state = _room_state(ctx, room_id, timeline, ctx.up_to, since)
     if since is not None and not timeline and not state:
         return None
-    joined, invited, heroes = stores.member_summary(room_id, ctx.user_id)
+    joined, invited, heroes = stores.member_summary(room_id, ctx.user_id, ctx.up_to)
     entry: dict[str, Any] = {
         "timeline": section,
         "state": {"events": state},

@@ -135,11 +135,28 @@ def last_event_at(room_id: str, up_to: int) -> str | None:
             .order_by("-stream_ordering").values_list("event_id", flat=True).first())
 
 
-def member_summary(room_id: str, user_id: str, heroes: int = 5) -> tuple[int, int, list[str]]:
-    """(joined count, invited count, heroes): up to `heroes` other members, joined and invited first
-    (the spec's `m.heroes`), else those who left, in membership order."""
-    rows = list(RoomMembership.objects.filter(room_id=room_id).order_by("stream_ordering")
-                .values_list("user_id", "membership"))
+def member_summary(room_id: str, user_id: str, up_to: int | None = None,
+                   heroes: int = 5) -> tuple[int, int, list[str]]:
+    """(joined count, invited count, heroes) as of position `up_to` (now when None): up to `heroes` other
+    members, joined and invited first (the spec's `m.heroes`), else those who left, in membership order.
+
+    The current membership rows, except those that moved past `up_to`: for those users, their member
+    event at or before `up_to` (one more query, only when there are such rows), so a `/sync` answering at
+    a token never counts a join committed after it."""
+    current = list(RoomMembership.objects.filter(room_id=room_id).order_by("stream_ordering")
+                   .values_list("user_id", "membership", "stream_ordering"))
+    if up_to is not None and any(pos > up_to for _, _, pos in current):
+        later = [u for u, _, pos in current if pos > up_to]
+        before: dict[str, tuple[str, int]] = {}
+        for member, pos, raw in (EventRow.objects.filter(_VISIBLE, room_id=room_id, type="m.room.member",
+                                                         state_key__in=later, stream_ordering__lte=up_to)
+                                 .order_by("-stream_ordering").values_list("state_key", "stream_ordering", "json")):
+            if member not in before:
+                m = json.loads(raw).get("content", {}).get("membership")
+                before[member] = (m if isinstance(m, str) else "leave", pos)
+        current = [r for r in current if r[2] <= up_to] + [(u, m, pos) for u, (m, pos) in before.items()]
+        current.sort(key=lambda r: r[2])
+    rows = [(u, m) for u, m, _ in current]
     joined = sum(1 for _, m in rows if m == "join")
     invited = sum(1 for _, m in rows if m == "invite")
     others = [u for u, m in rows if m in ("join", "invite") and u != user_id]

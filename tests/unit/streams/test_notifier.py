@@ -122,3 +122,32 @@ def test_a_cancelled_waiter_is_forgotten():
         assert n.waiter_count == 0
         assert n.notify("events", 1, user_ids=["@a:x"]) == 0
     run(main())
+
+
+def test_remembered_positions_are_bounded_and_a_forgotten_key_still_wakes():
+    n = Notifier(max_keys=3)
+    for i in range(1, 11):
+        n.notify("events", i, room_ids=[f"!r{i}:x"])
+    assert n.remembered_keys == 3  # the 3 most recently notified rooms, not all 10
+
+    async def main():
+        # !r2 was forgotten after its change at 2: a waiter from before that change is still woken at once
+        # (the floor of forgotten keys is 7, the last position forgotten).
+        assert await n.wait_for_change(keys_for(room_ids=["!r2:x"]), {"events": 1}, 1) == frozenset({"events"})
+        # A waiter already past everything forgotten waits as usual, and is woken by a new change.
+        w = asyncio.create_task(n.wait_for_change(keys_for(room_ids=["!r2:x"]), {"events": 10}, 2))
+        await asyncio.sleep(0.01)
+        assert not w.done()
+        n.notify("events", 11, room_ids=["!r2:x"])
+        assert await w == frozenset({"events"})
+        # And one remembered key: nothing spurious below its own position.
+        assert await n.wait_for_change(keys_for(room_ids=["!r10:x"]), {"events": 11}, 0.1) == frozenset()
+    run(main())
+    assert n.remembered_keys == 3
+
+
+def test_memory_stays_bounded_under_many_keys():
+    n = Notifier(max_keys=1000)
+    for i in range(20_000):
+        n.notify("typing", i + 1, user_ids=[f"@u{i}:x"], room_ids=[f"!r{i % 50}:x"])
+    assert n.remembered_keys == 1000

@@ -35,14 +35,6 @@ NOT_YET_IMPLEMENTED: set[str] = {
     # Sync: peeking. GET /events?room_id= is answered by getEvents' view (the routing table has one
     # operationId per path and method), so this entry stays although the behaviour is served.
     "client-server/peekEvents",
-    # Single-writer streams: typing, receipts, read markers, presence, account data, tags
-    "client-server/postReceipt",
-    "client-server/setReadMarker",
-    # Push: pushers, push rules, notifications
-    "client-server/deletePushRule", "client-server/getNotifications", "client-server/getPushRule",
-    "client-server/getPushRuleActions", "client-server/getPushRules", "client-server/getPushRulesGlobal",
-    "client-server/getPushers", "client-server/isPushRuleEnabled", "client-server/postPusher",
-    "client-server/setPushRule", "client-server/setPushRuleActions", "client-server/setPushRuleEnabled",
     # Media: URL previews (url_preview_enabled is not supported yet; unrouted = M_UNRECOGNIZED, as
     # Synapse answers with previews off)
     "client-server/getUrlPreview", "client-server/getUrlPreviewAuthed",

@@ -29,8 +29,9 @@ def test_initial_sync_shape(alice):
     assert isinstance(body["next_batch"], str)
     # The user's own presence (this sync's set_presence made them online), nobody else's.
     assert [(e["type"], e["sender"]) for e in body["presence"]["events"]] == [("m.presence", alice.user_id)]
-    for key, value in (("account_data", {"events": []}),
-                       ("to_device", {"events": []}), ("device_lists", {"changed": [], "left": []}),
+    # The only account data of a new user: their push rules (spec "Push Rules: Events").
+    assert [e["type"] for e in body["account_data"]["events"]] == ["m.push_rules"]
+    for key, value in (("to_device", {"events": []}), ("device_lists", {"changed": [], "left": []}),
                        ("device_one_time_keys_count", {"signed_curve25519": 0}), ("device_unused_fallback_key_types", [])):
         assert body[key] == value
     assert set(body["rooms"]) == {"join", "invite", "leave", "knock"}

@@ -1,0 +1,14 @@
+"""Routing-table rows of receipts and read markers: both write the `receipts` stream (and read markers
+the `account_data` stream through `apps.account_data`)."""
+from hsproject.routing import CLIENT_ALL, Route
+
+from . import views
+
+_ROOM = "(?P<room_id>[^/]+)"
+
+ROUTES: list = [
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/receipt/(?P<receipt_type>[^/]+)/(?P<event_id>[^/]+)$",
+          POST=views.PostReceiptView, writes="receipts", balance="user"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/rooms/{_ROOM}/read_markers$",
+          POST=views.SetReadMarkerView, writes="receipts", balance="user"),
+]

@@ -197,7 +197,8 @@ def _sign_own(me: str, key_id: str, signed: dict, mine: dict[str, dict]) -> str 
     return key_id
 
 
-def _sign_other(me: str, user_id: str, key_id: str, signed: dict, mine: dict[str, dict], theirs: dict[str, dict]) -> None:
+def _sign_other(me: str, user_id: str, key_id: str, signed: dict, mine: dict[str, dict],
+                theirs: dict[str, dict]) -> None:
     """My user-signing key's signature of another user's master key."""
     if server_name_of(user_id) != settings.HS.server_name:
         raise _Failure(Codes.UNKNOWN, "Signatures of remote users' keys are not supported")

@@ -201,7 +201,8 @@ def cross_signing_keys(user_ids: Iterable[str]) -> dict[str, dict[str, dict]]:
 
 
 def set_cross_signing_key(user_id: str, key_type: str, public_key: str, key: dict) -> None:
-    old = CrossSigningKey.objects.filter(user_id=user_id, key_type=key_type).values_list("public_key", flat=True).first()
+    old = (CrossSigningKey.objects.filter(user_id=user_id, key_type=key_type)
+           .values_list("public_key", flat=True).first())
     if old is not None and old != public_key:
         # Signatures made with the replaced key, and others' signatures of it, no longer mean anything.
         KeySignature.objects.filter(signer_user_id=user_id, signing_key_id=f"ed25519:{old}").delete()
@@ -218,7 +219,8 @@ def set_signature(signer_user_id: str, signing_key_id: str, target_user_id: str,
                                           defaults={"signature": signature})
 
 
-def signatures_of(target_user_ids: Iterable[str], signers: Iterable[str]) -> dict[tuple[str, str], list[tuple[str, str, str]]]:
+def signatures_of(target_user_ids: Iterable[str],
+                  signers: Iterable[str]) -> dict[tuple[str, str], list[tuple[str, str, str]]]:
     """(target_user_id, target_key_id) -> [(signer_user_id, signing_key_id, signature)] by these signers."""
     out: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
     rows = KeySignature.objects.filter(target_user_id__in=list(target_user_ids), signer_user_id__in=list(signers))

@@ -172,3 +172,46 @@ def test_sync_section_query_count(alice, bob, django_assert_max_num_queries):
     now = current_token(replication.get_state())
     with django_assert_max_num_queries(5):
         assert device_lists.changes_between(alice.user_id, since_token, now) == ([bob.user_id], [])
+
+
+def test_stream_rows_read_back_for_catch_up(alice, bob, client_factory):
+    """A process that missed live messages reads the same rows back (apps.streams.registry contract):
+    pages never split a position, and each row names the rooms whose members it concerns."""
+    from apps.streams import registry, replication
+
+    room_id = _encrypted_room(alice, bob)
+    start = replication.persisted_up_to("device_lists")
+    setup_device(bob)
+    login(client_factory, bob)
+    alice.post(f"{API}/logout")
+    end = replication.persisted_up_to("device_lists")
+    fetch = registry.get("device_lists").fetch_rows
+    rows = fetch(start, end, 100)
+    assert [(r["user_id"], r["room_ids"]) for _, r in rows] == \
+        [(bob.user_id, [room_id])] * 2 + [(alice.user_id, [room_id])]
+    assert all(start < p <= end for p, _ in rows) and [p for p, _ in rows] == sorted(p for p, _ in rows)
+    paged, pos = [], start
+    while True:
+        page = fetch(pos, end, 1)
+        paged += page
+        if len(page) < 1:
+            break
+        pos = page[-1][0]
+    assert paged == rows
+    keys = registry.get("device_lists").notify_keys(rows[0][1])
+    assert keys.user_ids == (bob.user_id,) and keys.room_ids == (room_id,)
+
+
+def test_keys_query_query_count(alice, client_factory, django_assert_max_num_queries):
+    users = [alice]
+    for name in ("carol", "dave", "erin"):
+        c = client_factory()
+        c.register(name)
+        setup_device(c)
+        login(client_factory, c)
+        users.append(c)
+    body = {"device_keys": {u.user_id: [] for u in users}}
+    with django_assert_max_num_queries(8):  # authentication included; none per user or device
+        resp = alice.post(f"{API}/keys/query", body)
+    assert resp.status_code == 200
+    assert all(len(resp.json_body["device_keys"][u.user_id]) == 1 for u in users[1:])

@@ -231,3 +231,35 @@ def test_disabled_presence_stores_and_sends_nothing(alice, bob, settings):
     assert sync(bob)["presence"]["events"] == []
     from apps.presence.models import UserPresence
     assert not UserPresence.objects.exists()
+
+
+def test_a_sync_on_a_process_that_does_not_write_presence_is_applied_by_the_writer(alice, bob, monkeypatch):
+    from hsproject import instance
+
+    _share_room(alice, bob)
+    since = sync(bob)["next_batch"]
+    real_writes = instance.writes
+    monkeypatch.setattr(instance, "writes", lambda stream: stream != "presence" and real_writes(stream))
+    sync(alice, set_presence="unavailable")
+    monkeypatch.setattr(instance, "writes", real_writes)
+    from apps.presence.models import UserPresence
+    assert UserPresence.objects.get(user_id=alice.user_id).pending_state == "unavailable"
+    assert _presence_of(sync(bob, since), alice.user_id) == []
+    assert handlers.apply_due(handlers.now_ms()) >= 1
+    row = UserPresence.objects.get(user_id=alice.user_id)
+    assert row.pending_state is None and row.state == "unavailable"
+    assert _presence_of(sync(bob, since), alice.user_id)[0]["presence"] == "unavailable"
+
+
+def test_stream_rows_for_catch_up_and_whom_they_wake(alice, bob):
+    from apps.streams import registry
+
+    room_id = _share_room(alice, bob)
+    _put(alice, {"presence": "online"})
+    stream = registry.get("presence")
+    rows = stream.fetch_rows(0, 10 ** 12, 100)
+    [(pos, row)] = [(p, r) for p, r in rows if r["user_id"] == alice.user_id]
+    assert row == {"user_id": alice.user_id, "room_ids": [room_id]}
+    keys = stream.notify_keys(row)
+    assert keys.user_ids == (alice.user_id,) and keys.room_ids == (room_id,)
+    assert [r for p, r in stream.fetch_rows(pos, 10 ** 12, 100) if r["user_id"] == alice.user_id] == []

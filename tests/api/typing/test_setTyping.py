@@ -217,3 +217,16 @@ def test_typing_costs_no_query_unless_it_changed_and_one_for_all_rooms(alice, bo
     assert count == 1
     assert [_typing_events(body, r)[0]["content"]["user_ids"] for r in rooms] == [
         sorted([alice.user_id, bob.user_id]), [], []]
+
+
+def test_stream_rows_for_catch_up(alice, bob):
+    from apps.streams import registry
+
+    room_id = _shared_room(alice, bob)
+    _typing(alice, room_id, {"typing": True, "timeout": 20_000})
+    stream = registry.get("typing")
+    [(pos, row)] = stream.fetch_rows(0, 10 ** 12, 100)
+    assert row == {"room_id": room_id, "user_ids": [alice.user_id]}
+    assert stream.notify_keys(row).room_ids == (room_id,)
+    assert stream.fetch_rows(pos, 10 ** 12, 100) == []
+

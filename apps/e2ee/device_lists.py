@@ -5,7 +5,9 @@ Writes: `record_change(user_id, device_ids)` adds rows to the `device_lists` str
 transaction, whenever a user's device keys or cross-signing keys change or a device is created or
 deleted. Devices live in the accounts app: its Device rows are watched with Django signals, so every
 path that creates or deletes a device (login, logout, delete_devices, password change, deactivation,
-admin deletion) moves the stream, and a deleted device's keys are deleted in the same transaction.
+admin deletion) moves the stream, and a deleted device's keys are deleted in the same transaction. A
+rename is seen when it is saved through the model (`save(update_fields=["display_name"])`); a queryset
+`update()` sends no signal.
 
 Reads: `changes_between(user_id, since, now)` gives the `changed` and `left` lists of `/sync` and
 `/keys/changes`:
@@ -68,12 +70,18 @@ def _device_user_id(device) -> str | None:
         return None
 
 
-def _on_device_saved(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:
-    if created and not raw:
-        user_id = _device_user_id(instance)
-        if user_id is not None:
-            stores.new_device_key_counts(user_id, instance.device_id)
-            record_change(user_id, [instance.device_id])
+def _on_device_saved(sender, instance, created: bool, raw: bool = False, update_fields=None, **kwargs) -> None:
+    # A new device, or a display name saved through the model (a login naming an existing device): the
+    # name is in other users' /keys/query (`unsigned.device_display_name`).
+    renamed = not created and update_fields is not None and "display_name" in update_fields
+    if raw or not (created or renamed):
+        return
+    user_id = _device_user_id(instance)
+    if user_id is None:
+        return
+    if created:
+        stores.new_device_key_counts(user_id, instance.device_id)
+    record_change(user_id, [instance.device_id])
 
 
 def _on_device_deleted(sender, instance, **kwargs) -> None:

@@ -67,7 +67,15 @@ def test_device_lists_only_for_users_sharing_a_room(alice, bob, client_factory):
     assert _lists(sync(alice, since)) == ([bob.user_id], [])
     # A new device of bob's (a login) is a change too.
     since = sync(alice)["next_batch"]
-    login(client_factory, bob)
+    bob2 = login(client_factory, bob)
+    assert _lists(sync(alice, since)) == ([bob.user_id], [])
+    # Logging in again as that device under a new name renames it: a change too.
+    since = sync(alice)["next_batch"]
+    resp = client_factory().post(f"{API}/login", {
+        "type": "m.login.password", "identifier": {"type": "m.id.user", "user": bob.user_id},
+        "password": "correct horse battery", "device_id": bob2.device_id,
+        "initial_device_display_name": "renamed"}, token=None)
+    assert resp.status_code == 200, resp.json_body
     assert _lists(sync(alice, since)) == ([bob.user_id], [])
     assert room_id
 

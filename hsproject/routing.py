@@ -72,6 +72,9 @@ class Route:
     def view(self):
         methods = self.methods
         path_pattern = self.pattern
+        # A row writing a stream other than `events` (sharded per room, forwarded per event) is served by
+        # that stream's writer: its writes are relayed there from any other process (apps.streams.relay).
+        relayed_stream = self.writes if self.writes and self.writes != "events" else None
 
         def endpoint_for(request: HttpRequest) -> type[Endpoint]:
             method = request.method or "GET"
@@ -93,7 +96,17 @@ class Route:
             @csrf_exempt
             def dispatch(request: HttpRequest, **kwargs: Any) -> HttpResponse:
                 kwargs = {k: restore(v) for k, v in kwargs.items()}
-                return as_response(endpoint_for(request)().handle(request, **kwargs))
+                handle = endpoint_for(request)().handle
+                if relayed_stream is not None and request.method not in ("GET", "HEAD"):
+                    from apps.streams import relay
+
+                    if relay.is_relayed(request):
+                        return relay.handle_relayed(request, lambda: as_response(handle(request, **kwargs)))
+                    from hsproject import instance
+
+                    if not instance.writes(relayed_stream):
+                        return relay.relay(request, relayed_stream, instance.writers_of(relayed_stream)[0])
+                return as_response(handle(request, **kwargs))
 
         dispatch.__name__ = f"route_{'_'.join(v.__name__ for v in methods.values())}"
         dispatch.route_pattern = path_pattern

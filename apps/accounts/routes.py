@@ -3,11 +3,15 @@ from hsproject.routing import CLIENT_ALL, CLIENT_R0, Route
 
 from . import views, views_registration
 
+# Creating, renaming or deleting a device moves the `device_lists` stream (apps.e2ee), which main writes:
+# such requests reaching another process are relayed to main (apps.streams.relay).
+DEVICES = "device_lists"
+
 ROUTES: list = []
 
 # registration
 ROUTES += [
-    Route(f"^/_matrix/client/{CLIENT_R0}/register$", POST=views_registration.Register),
+    Route(f"^/_matrix/client/{CLIENT_R0}/register$", POST=views_registration.Register, writes=DEVICES),
     Route(f"^/_matrix/client/{CLIENT_R0}/register/available$",
           GET=views_registration.CheckUsernameAvailability),
     Route("^/_matrix/client/v1/register/m.login.registration_token/validity$",
@@ -17,17 +21,19 @@ ROUTES += [
 
 # sessions, devices, profile
 ROUTES += [
-    Route(f"^/_matrix/client/{CLIENT_ALL}/login$", GET=views.GetLoginFlowsView, POST=views.LoginView, balance="ip"),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/login$", GET=views.GetLoginFlowsView, POST=views.LoginView, balance="ip",
+          writes=DEVICES),
     Route(f"^/_matrix/client/{CLIENT_R0}/refresh$", POST=views.RefreshView),
-    Route(f"^/_matrix/client/{CLIENT_ALL}/logout$", POST=views.LogoutView),
-    Route(f"^/_matrix/client/{CLIENT_ALL}/logout/all$", POST=views.LogoutAllView),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/logout$", POST=views.LogoutView, writes=DEVICES),
+    Route(f"^/_matrix/client/{CLIENT_ALL}/logout/all$", POST=views.LogoutAllView, writes=DEVICES),
     Route(f"^/_matrix/client/{CLIENT_R0}/account/whoami$", GET=views.GetTokenOwnerView),
-    Route(f"^/_matrix/client/{CLIENT_R0}/account/password$", POST=views.ChangePasswordView),
-    Route(f"^/_matrix/client/{CLIENT_R0}/account/deactivate$", POST=views.DeactivateAccountView),
+    Route(f"^/_matrix/client/{CLIENT_R0}/account/password$", POST=views.ChangePasswordView, writes=DEVICES),
+    Route(f"^/_matrix/client/{CLIENT_R0}/account/deactivate$", POST=views.DeactivateAccountView,
+          writes=DEVICES),
     Route(f"^/_matrix/client/{CLIENT_R0}/devices$", GET=views.GetDevicesView),
     Route(f"^/_matrix/client/{CLIENT_R0}/devices/(?P<device_id>[^/]+)$", GET=views.GetDeviceView,
-          PUT=views.UpdateDeviceView, DELETE=views.DeleteDeviceView),
-    Route(f"^/_matrix/client/{CLIENT_R0}/delete_devices$", POST=views.DeleteDevicesView),
+          PUT=views.UpdateDeviceView, DELETE=views.DeleteDeviceView, writes=DEVICES),
+    Route(f"^/_matrix/client/{CLIENT_R0}/delete_devices$", POST=views.DeleteDevicesView, writes=DEVICES),
     Route(f"^/_matrix/client/{CLIENT_ALL}/profile/(?P<user_id>[^/]+)$", GET=views.GetUserProfileView),
     Route(f"^/_matrix/client/{CLIENT_ALL}/profile/(?P<user_id>[^/]+)/(?P<key_name>[^/]+)$",
           GET=views.GetProfileFieldView, PUT=views.SetProfileFieldView, DELETE=views.DeleteProfileFieldView),

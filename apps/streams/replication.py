@@ -196,6 +196,9 @@ class ReplicationState:
         self._pending[(stream, position)] = alloc
         transaction.on_commit(alloc, robust=True)
         del alloc  # Django's callback list must hold the only strong reference (see the finalizer)
+        from .relay import note_allocation
+
+        note_allocation(stream, position)  # a relayed request reports what it wrote (read-after-write)
         return position
 
     def add_rows(self, stream: str, position: int, rows: Iterable[Row]) -> None:

@@ -153,22 +153,26 @@ def build_plan(configs: list, routes) -> ProxyPlan:
         add(f"hs_writer_{stream}", ((w.host, w.port),), None)
 
     for route in routes:
-        pool = _pool_for(route)
-        if pool is None:
-            continue
-        methods = tuple(sorted(route.methods))
-        if "GET" in methods:
-            methods = tuple(sorted(methods + ("HEAD",)))
-        note = ", ".join(sorted({op for op in route.operation_ids().values() if op}))
-        plan.rules.append(Rule(methods, path_regex(route.pattern), pool, note))
+        # Reads of a row that writes a stream are anyone's; its writes go to the writer.
+        reads = tuple(m for m in route.methods if m == "GET")
+        groups = [(reads, False), (tuple(m for m in route.methods if m != "GET"), True)]
+        for methods, writing in groups:
+            pool = _pool_for(route, writing)
+            if pool is None or not methods:
+                continue
+            methods = tuple(sorted(methods + (("HEAD",) if "GET" in methods else ())))
+            note = ", ".join(sorted({route.methods[m].operation_id for m in methods if m in route.methods}))
+            plan.rules.append(Rule(methods, path_regex(route.pattern), pool, note))
     return plan
 
 
-def _pool_for(route) -> str | None:
+def _pool_for(route, writing: bool) -> str | None:
     if route.serves == "replication":
         return None
-    if route.writes in SINGLE_WRITER_STREAMS:
+    if writing and route.writes in SINGLE_WRITER_STREAMS:
         return f"hs_writer_{route.writes}"
+    if writing and route.writes and route.writes != "events":
+        return "hs_main"  # streams without a configurable writer (device_lists) are main's
     ops = set(route.operation_ids().values())
     if route.serves == "sync":
         if ops & set(INITIAL_SYNC_OPERATIONS):

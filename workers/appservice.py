@@ -18,7 +18,10 @@ def send_transactions(appservice_id: str) -> dict:
     from apps.appservice.wakeups import schedule_retry
 
     result = deliver(appservice_id)
-    if result.retry_in_ms is not None:
+    if result.status == "failed":
+        # Only the run that recorded the failure schedules the retry: wake-ups that merely find the
+        # service backing off do not, or every event sent meanwhile would add another delayed task.
+        # A retry lost with its worker is found by the sweep.
         schedule_retry(appservice_id, result.retry_in_ms)
     return result.as_dict()
 

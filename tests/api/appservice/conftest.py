@@ -14,8 +14,9 @@ def fake_as():
 
 
 @pytest.fixture(autouse=True)
-def _no_retry_timers(monkeypatch):
-    # Tests drive retries by calling the task; a timer thread would race them.
+def _deliver_inline(monkeypatch):
+    # Deliveries run inline after each commit, and tests drive retries by calling the task: a background
+    # thread or a retry timer would race them.
     from apps.appservice import wakeups
 
-    monkeypatch.setattr(wakeups, "IN_PROCESS_RETRY_TIMERS", False)
+    monkeypatch.setattr(wakeups, "IN_PROCESS_THREAD", False)

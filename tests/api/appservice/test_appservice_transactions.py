@@ -2,6 +2,7 @@
 events, in what order, with what authorisation, and what happens while the service is down."""
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -157,9 +158,9 @@ def test_a_lost_wakeup_is_found_by_the_sweep(mx, alice, service, monkeypatch):
     ivy = bridge_user(mx, "_bridge_ivy")
     room = create_room(alice)
     assert mx.post(f"{API}/join/{room}?user_id={ivy}", {}, token=AS_TOKEN).status_code == 200
-    import workers.base
+    from apps.appservice import wakeups
 
-    monkeypatch.setattr(workers.base, "enqueue_on_commit", lambda task, *a, **kw: None)
+    monkeypatch.setattr(wakeups, "wake", lambda service_id: None)
     lost = say(alice, room, "nobody-woke-me")
     assert lost not in [e["event_id"] for e in service.acknowledged_events()]
     assert tasks.sweep.delay().get() == ["bridge"]
@@ -215,3 +216,43 @@ def test_user_query_lets_the_service_create_the_user(mx, alice, service):
     asked = len(service.requests)
     assert mx.get(f"{API}/profile/@nobody:test.local", token=alice.token).status_code == 404
     assert len(service.requests) == asked
+
+
+@pytest.mark.skipif(os.environ.get("HS_TEST_TIER", "fast") != "services",
+                    reason="two threads writing at once: the fast tier's in-memory SQLite (shared cache) refuses "
+                           "the second writer at once instead of waiting ('database table is locked')")
+def test_embedded_default_delivers_on_a_background_thread(mx, alice, service, monkeypatch):
+    """Without a broker, a slow service does not hold up the client whose event woke it, and a failed
+    transaction is retried by a timer after the backoff."""
+    import time
+
+    from apps.appservice import wakeups
+
+    monkeypatch.setattr(wakeups, "IN_PROCESS_THREAD", True)
+    monkeypatch.setattr(transactions, "BACKOFF_BASE_MS", 100)
+
+    def wait_for(predicate, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, "timed out"
+            time.sleep(0.05)
+
+    def delivered():
+        return [e["event_id"] for e in service.acknowledged_events()]
+
+    ivy = bridge_user(mx, "_bridge_ivy")
+    room = create_room(alice)
+    assert mx.post(f"{API}/join/{room}?user_id={ivy}", {}, token=AS_TOKEN).status_code == 200
+    service.delay = 1.0
+    started = time.monotonic()
+    slow = say(alice, room, "slow-service")
+    assert time.monotonic() - started < 0.8
+    wait_for(lambda: slow in delivered())
+
+    service.delay = 0
+    service.status = 500
+    retried = say(alice, room, "retried-by-timer")
+    wait_for(lambda: any(t.answered == 500 for t in service.transactions()))
+    service.status = 200
+    wait_for(lambda: retried in delivered())
+    assert delivered().count(retried) == 1

@@ -204,3 +204,15 @@ def test_claim_remote_and_unknown(alice):
 ])
 def test_claim_bad_input(alice, body, errcode):
     assert_error(alice.post(f"{API}/keys/claim", body), 400, errcode)
+
+
+def test_guests_may_upload_query_and_claim_but_not_back_up(mx, alice, settings):
+    """Spec, "Guest Access": /keys/upload, /keys/query and /keys/claim are open to guests."""
+    settings.HS = settings.HS.replace(allow_guest_access=True)
+    resp = mx.post(f"{API}/register?kind=guest", {}, token=None)
+    assert resp.status_code == 200, resp.json_body
+    mx.token, mx.user_id, mx.device_id = (resp.json_body[k] for k in ("access_token", "user_id", "device_id"))
+    setup_device(mx, n_otks=1)
+    assert mx.device_id in query(mx, {mx.user_id: []})["device_keys"][mx.user_id]
+    assert claim(alice, {mx.user_id: {mx.device_id: "signed_curve25519"}})["one_time_keys"][mx.user_id]
+    assert_error(mx.get(f"{API}/room_keys/version"), 403, "M_GUEST_ACCESS_FORBIDDEN")

@@ -84,8 +84,8 @@ def _domain(user_id: str) -> str:
 
 
 def visible_to_server(origin: str, events: list[Event]) -> set[str]:
-    """The ids of `events` that `origin` may see (see the module docstring); events without state
-    (outliers) and rejected events are not visible."""
+    """The ids of `events` that `origin` may see (see the module docstring). Rejected events are not
+    visible; events without state (outliers) only to a server with a joined member now."""
     candidates = [e for e in events if not e.rejected]
     groups = state_store.groups_for_events([e.event_id for e in candidates])
     states: dict[int | None, dict] = {}
@@ -128,9 +128,16 @@ def visible_to_server(origin: str, events: list[Event]) -> set[str]:
         return hv == "invited" and "invite" in memberships
 
     out: set[str] = set()
+    joined_now: dict[str, bool] = {}
     for e in candidates:
         g = groups.get(e.event_id)
         if g is None:
+            # An outlier (an auth event fetched out of the timeline): no state to judge it by, so only
+            # for a server in the room now, which may need it to check the room's events.
+            if e.room_id not in joined_now:
+                joined_now[e.room_id] = stores.server_in_room(e.room_id, origin)
+            if joined_now[e.room_id]:
+                out.add(e.event_id)
             continue
         own_member = e.type == "m.room.member" and _domain(e.state_key or "") == origin
         if allowed(e, g[1]) or ((e.state_pair == HV_KEY or own_member) and allowed(e, g[0])):

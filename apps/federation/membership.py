@@ -28,6 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from apps.core import ratelimit
 from apps.core.errors import Codes, MatrixError
 from apps.core.ids import UserID
 from apps.rooms import creation, pipeline, state_store
@@ -305,6 +306,8 @@ def receive_invite(origin: str, room_id: str, event_id: str, body: Any) -> dict[
     if not isinstance(event.state_key, str) or not _local_user_exists(event.state_key):
         raise MatrixError(Codes.FORBIDDEN, "The invitee is not a user of this server", 403)
     invite_state = _as_stripped(body.get("invite_room_state"))
+    # rc_invites.per_user counts invites a user receives, from any server (as Synapse).
+    ratelimit.check(f"rc_invites_user:{event.state_key}", settings.HS.rc_invites_per_user)
     # Checked before we add our signature: a forged invite is never co-signed.
     verify_event_signatures(event.pdu, rv, keyring.key_lookup)
     signed = sign_event(dict(event.pdu), rv)

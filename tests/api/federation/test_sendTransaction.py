@@ -166,6 +166,10 @@ def test_missing_prev_events_from_unreachable_origin_make_an_outlier(alice, remo
     assert stored is not None and stored.internal.outlier
     assert all(e["event_id"] != after_gap.event_id for e in messages(alice, room_id))
     assert [eid for eid, _ in room_stores.forward_extremities(room_id)] == [join.event_id]
+    # An outlier has no state to judge visibility by: a server in the room may fetch it, others not.
+    assert remote.get(f"/_matrix/federation/v1/event/{after_gap.event_id}").status_code == 200
+    outsider = FakeRemote("outsider.test")
+    assert_error(outsider.get(f"/_matrix/federation/v1/event/{after_gap.event_id}"), 403, "M_FORBIDDEN")
 
 
 def test_missing_prev_events_are_fetched_from_the_origin(alice, tls_server, db):

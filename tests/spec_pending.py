@@ -31,7 +31,6 @@ NOT_YET_IMPLEMENTED: set[str] = {
     "client-server/getSpaceHierarchy",
     "client-server/inviteBy3PID",
     "client-server/reportEvent", "client-server/reportRoom", "client-server/reportUser",
-    "client-server/search",
     # Sync: peeking. GET /events?room_id= is answered by getEvents' view (the routing table has one
     # operationId per path and method), so this entry stays although the behaviour is served.
     "client-server/peekEvents",

@@ -1,0 +1,59 @@
+"""Keeping the search index (`models.SearchEntry`) in step with the room: in the persisting
+transaction of every timeline event (`apps.rooms.persister.on_event_persisting`), one row for an
+event with a searchable key (client-server API, "Search Categories", `room_events`). Rejected,
+soft-failed and outlier events are not indexed; redacted events are left out at query time
+(`stores`), so a redaction from any path, local or remote, early or late, hides its target."""
+from __future__ import annotations
+
+from typing import Any
+
+from apps.rooms.events import Event
+from apps.rooms.persister import PersistedEvent, on_event_persisting
+
+from .models import SearchEntry
+
+KEYS = {"content.body": "m.room.message", "content.name": "m.room.name", "content.topic": "m.room.topic"}
+
+
+def _text(value: Any) -> str:
+    # PostgreSQL text cannot hold NUL.
+    return value.replace("\x00", "") if isinstance(value, str) else ""
+
+
+def searchable(event: Event) -> tuple[str, str] | None:
+    """(key, text) of a searchable event, or None."""
+    content = event.content if isinstance(event.content, dict) else {}
+    if event.type == "m.room.message":
+        body = _text(content.get("body"))
+        return ("content.body", body) if body else None
+    if event.type == "m.room.name" and event.state_key == "":
+        name = _text(content.get("name"))
+        return ("content.name", name) if name else None
+    if event.type == "m.room.topic" and event.state_key == "":
+        parts = [_text(content.get("topic"))]
+        block = content.get("m.topic")
+        texts = block.get("m.text") if isinstance(block, dict) else None
+        for t in texts if isinstance(texts, list) else ():
+            # Spec: the body of the text/plain representation (a missing mimetype is text/plain).
+            if isinstance(t, dict) and t.get("mimetype", "text/plain") == "text/plain":
+                body = _text(t.get("body"))
+                if body and body not in parts:
+                    parts.append(body)
+        text = "\n".join(p for p in parts if p)
+        return ("content.topic", text) if text else None
+    return None
+
+
+@on_event_persisting
+def _on_persisting(persisted: PersistedEvent) -> None:
+    event = persisted.event
+    meta = event.internal
+    if persisted.stream_ordering is None or event.rejected or meta.soft_failed or meta.outlier:
+        return
+    found = searchable(event)
+    if found is None:
+        return
+    SearchEntry.objects.get_or_create(event_id=event.event_id, defaults={
+        "room_id": event.room_id, "key": found[0], "value": found[1], "sender": event.sender,
+        "type": event.type, "stream_ordering": persisted.stream_ordering,
+        "origin_server_ts": event.origin_server_ts})

@@ -138,16 +138,25 @@ def _key_data(raw: Any, where: str) -> dict:
     return raw
 
 
+MAX_ID_LENGTH = 255
+
+
+def _check_ids(room_id: str, session_id: str) -> tuple[str, str]:
+    if not room_id or not session_id or len(room_id) > MAX_ID_LENGTH or len(session_id) > MAX_ID_LENGTH:
+        raise MatrixError(Codes.INVALID_PARAM, f"Room and session IDs must be 1 to {MAX_ID_LENGTH} characters", 400)
+    return room_id, session_id
+
+
 def _sessions(raw: Any, room_id: str) -> dict[tuple[str, str], dict]:
     if not isinstance(raw, dict) or not isinstance(raw.get("sessions"), dict):
         raise MatrixError(Codes.BAD_JSON, f"Room {room_id} must have a sessions object", 400)
-    return {(room_id, s): _key_data(d, f"sessions.{s}") for s, d in raw["sessions"].items()}
+    return {_check_ids(room_id, s): _key_data(d, f"sessions.{s}") for s, d in raw["sessions"].items()}
 
 
 def parse_upload(body: dict, room_id: str | None, session_id: str | None) -> dict[tuple[str, str], dict]:
     """The keys of a PUT at any of the three levels: (room_id, session_id) -> KeyBackupData."""
     if room_id is not None and session_id is not None:
-        return {(room_id, session_id): _key_data(body, "body")}
+        return {_check_ids(room_id, session_id): _key_data(body, "body")}
     if room_id is not None:
         return _sessions(body, room_id)
     rooms = body.get("rooms")

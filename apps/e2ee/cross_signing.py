@@ -47,7 +47,7 @@ def _parse_key(body_field: str, key: Any, user_id: str) -> tuple[str, dict, str]
     if not isinstance(keys, dict) or len(keys) != 1:
         raise MatrixError(Codes.INVALID_PARAM, f"{body_field}.keys must hold exactly one key", 400)
     (key_id, public), = keys.items()
-    if not isinstance(public, str) or key_id != f"ed25519:{public}":
+    if not isinstance(public, str) or not public or len(public) > 128 or key_id != f"ed25519:{public}":
         raise MatrixError(Codes.INVALID_PARAM, f"{body_field}.keys must be ed25519:<public key> -> <public key>",
                           400)
     sigs = key.get("signatures", {})

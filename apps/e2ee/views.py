@@ -12,6 +12,30 @@ from . import backup, cross_signing, handlers
 PASSWORD_FLOWS = [[uia.PASSWORD]]
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _body(request) -> dict:
+    """The JSON body; no Matrix ID, key ID or key of this API holds U+0000, which PostgreSQL cannot store
+    or compare in text: refused as bad JSON rather than failing in the database."""
+    body = json_body(request)
+    if _has_nul(body):
+        raise MatrixError(Codes.BAD_JSON, "Strings may not contain NUL characters", 400)
+    return body
+
+
+def _clean(*values) -> None:
+    if any(_has_nul(v) for v in values):
+        raise MatrixError(Codes.INVALID_PARAM, "Parameters may not contain NUL characters", 400)
+
+
 # --- keys ------------------------------------------------------------------------------------------------
 
 class UploadKeysView(Endpoint):
@@ -21,7 +45,7 @@ class UploadKeysView(Endpoint):
 
     def handle(self, request, **kwargs):
         requester = authenticate(request, allow_guest=True)  # spec: Guest Access module
-        return handlers.upload_keys(requester, json_body(request))
+        return handlers.upload_keys(requester, _body(request))
 
 
 class QueryKeysView(Endpoint):
@@ -31,7 +55,7 @@ class QueryKeysView(Endpoint):
 
     def handle(self, request, **kwargs):
         requester = authenticate(request, allow_guest=True)  # spec: Guest Access module
-        return handlers.query_keys(requester, json_body(request))
+        return handlers.query_keys(requester, _body(request))
 
 
 class ClaimKeysView(Endpoint):
@@ -41,7 +65,7 @@ class ClaimKeysView(Endpoint):
 
     def handle(self, request, **kwargs):
         requester = authenticate(request, allow_guest=True)  # spec: Guest Access module
-        return handlers.claim_keys(requester, json_body(request))
+        return handlers.claim_keys(requester, _body(request))
 
 
 class GetKeysChangesView(Endpoint):
@@ -52,6 +76,7 @@ class GetKeysChangesView(Endpoint):
     def handle(self, request, **kwargs):
         requester = authenticate(request)
         from_token, to_token = request.GET.get("from"), request.GET.get("to")
+        _clean(from_token, to_token)
         if from_token is None or to_token is None:
             raise MatrixError(Codes.MISSING_PARAM, "The from and to query parameters are required", 400)
         return handlers.key_changes(requester, from_token, to_token)
@@ -69,7 +94,7 @@ class UploadCrossSigningKeysView(Endpoint):
 
     def handle(self, request, **kwargs):
         requester = authenticate(request)
-        body = json_body(request)
+        body = _body(request)
         # Spec (v1.17): an application service needs no UIA here.
         if getattr(requester, "app_service", None) is None and cross_signing.needs_uia(requester, body):
             _, body, _ = uia.check_auth(body, flows=PASSWORD_FLOWS, request=request,
@@ -86,7 +111,7 @@ class UploadCrossSigningSignaturesView(Endpoint):
 
     def handle(self, request, **kwargs):
         requester = authenticate(request)
-        return cross_signing.upload_signatures(requester, json_body(request))
+        return cross_signing.upload_signatures(requester, _body(request))
 
 
 # --- key backup ------------------------------------------------------------------------------------------
@@ -97,7 +122,7 @@ class RoomKeysVersionView(Endpoint):
     operation_id = "postRoomKeysVersion"
 
     def handle(self, request, **kwargs):
-        return backup.create_version(authenticate(request), json_body(request))
+        return backup.create_version(authenticate(request), _body(request))
 
 
 class GetRoomKeysVersionCurrentView(Endpoint):
@@ -125,7 +150,7 @@ class PutRoomKeysVersionView(Endpoint):
 
     def handle(self, request, version: str, **kwargs):
         requester = authenticate(request)
-        return backup.update_version(requester, version, json_body(request))
+        return backup.update_version(requester, version, _body(request))
 
 
 class DeleteRoomKeysVersionView(Endpoint):
@@ -139,13 +164,16 @@ class DeleteRoomKeysVersionView(Endpoint):
 
 class _RoomKeysBase(Endpoint):
     def _args(self, request, kwargs):
-        return authenticate(request), request.GET.get("version"), kwargs.get("room_id"), kwargs.get("session_id")
+        requester = authenticate(request)
+        version, room_id, session_id = request.GET.get("version"), kwargs.get("room_id"), kwargs.get("session_id")
+        _clean(version, room_id, session_id)
+        return requester, version, room_id, session_id
 
 
 class _PutKeys(_RoomKeysBase):
     def handle(self, request, **kwargs):
         requester, version, room_id, session_id = self._args(request, kwargs)
-        return backup.put_keys(requester, version, json_body(request), room_id, session_id)
+        return backup.put_keys(requester, version, _body(request), room_id, session_id)
 
 
 class _GetKeys(_RoomKeysBase):

@@ -143,3 +143,13 @@ def test_put_bad_input(alice, path, body, errcode):
     v = _create(alice)
     assert_error(alice.put(f"{API}/room_keys/keys{path}?version={v}", body), 400, errcode)
     assert alice.get(f"{API}/room_keys/version/{v}").json_body["count"] == 0
+
+
+def test_ids_too_long_or_with_nul(alice):
+    v = _create(alice)
+    long_session = "s" * 300
+    assert_error(alice.put(f"{API}/room_keys/keys/{ROOM}/{long_session}?version={v}", _key()), 400, "M_INVALID_PARAM")
+    assert_error(alice.put(f"{API}/room_keys/keys?version={v}", {"rooms": {ROOM: {"sessions": {"a\u0000": _key()}}}}),
+                 400, "M_BAD_JSON")
+    assert_error(alice.get(f"{API}/room_keys/keys/{ROOM}/a%00?version={v}"), 400, "M_INVALID_PARAM")
+    assert alice.get(f"{API}/room_keys/version/{v}").json_body["count"] == 0

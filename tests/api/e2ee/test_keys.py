@@ -216,3 +216,10 @@ def test_guests_may_upload_query_and_claim_but_not_back_up(mx, alice, settings):
     assert mx.device_id in query(mx, {mx.user_id: []})["device_keys"][mx.user_id]
     assert claim(alice, {mx.user_id: {mx.device_id: "signed_curve25519"}})["one_time_keys"][mx.user_id]
     assert_error(mx.get(f"{API}/room_keys/version"), 403, "M_GUEST_ACCESS_FORBIDDEN")
+
+
+def test_nul_characters_are_refused(alice):
+    assert_error(alice.post(f"{API}/keys/upload", {"one_time_keys": {"signed_curve25519:A\u0000": {"key": "k"}}}),
+                 400, "M_BAD_JSON")
+    assert_error(alice.post(f"{API}/keys/claim", {"one_time_keys": {alice.user_id: {"D\u0000": "x"}}}),
+                 400, "M_BAD_JSON")

@@ -45,8 +45,6 @@ NOT_YET_IMPLEMENTED: set[str] = {
     "client-server/getTurnServer",
     # Discovery: support and policy-server well-known files
     "client-server/getWellknownPolicy", "client-server/getWellknownSupport",
-    # Federation: the v1 invite (rooms v1 and v2 only; v2 invites are served)
-    "server-server/sendInviteV1",
     # Federation: queries, public rooms, hierarchy, devices and keys, OpenID, media, policy servers
     "server-server/askPolicyServerToSign", "server-server/claimUserEncryptionKeys",
     "server-server/exchangeOpenIdToken", "server-server/getContent", "server-server/getContentThumbnail",

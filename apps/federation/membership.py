@@ -182,10 +182,9 @@ def _parse_member_event(origin: str, room_id: str, event_id: str, body: Any, rv:
         raise MatrixError(Codes.BAD_JSON, "The event is not for this room", 400)
     if event.type != "m.room.member" or event.membership != membership:
         raise MatrixError(Codes.BAD_JSON, f"The event is not a {membership} membership event", 400)
-    if membership != "invite":
-        if event.state_key != event.sender:
-            raise MatrixError(Codes.BAD_JSON, "state_key must be the sender", 400)
-        _check_user_of_origin(origin, event.sender)
+    if event.state_key != event.sender:
+        raise MatrixError(Codes.BAD_JSON, "state_key must be the sender", 400)
+    _check_user_of_origin(origin, event.sender)
     return event
 
 
@@ -268,20 +267,70 @@ def _local_user_exists(user_id: str) -> bool:
     return User.objects.filter(localpart=user.localpart, deactivated=False).exists()
 
 
-def _as_stripped(state: Any) -> list[dict[str, Any]]:
-    """The invite_room_state entries (full events since spec 1.16, stripped state before) as the
-    stripped state a client sees."""
+def _invalid(reason: str) -> MatrixError:
+    # Spec (sendInviteV2): no code is mandated for an invite that fails validation; M_INVALID_PARAM
+    # is the one servers SHOULD use.
+    return MatrixError(Codes.INVALID_PARAM, reason, 400)
+
+
+def _stripped(item: dict) -> dict[str, Any]:
+    return {k: item[k] for k in ("type", "state_key", "content", "sender") if k in item}
+
+
+def _invite_room_state(state: Any, rv: RoomVersion, room_id: str) -> list[dict[str, Any]]:
+    """`invite_room_state` as the stripped state a client sees.
+
+    Spec 1.16: the entries are events in the room version's format, include the create event, are
+    signed and are of the invite's room. Servers MAY check that for v1-v11 (senders are still
+    migrating: malformed entries are dropped there) and SHOULD for later versions (checked: 400)."""
     if state is None:
-        return []
+        state = []
     if not isinstance(state, list):
-        raise MatrixError(Codes.BAD_JSON, "invite_room_state must be a list of events", 400)
-    out = []
+        raise _invalid("invite_room_state must be a list of events")
+    if not rv.room_id_from_create_event:
+        return [_stripped(item) for item in state if isinstance(item, dict) and isinstance(item.get("type"), str)
+                and isinstance(item.get("state_key"), str) and isinstance(item.get("content"), dict)]
+    out, has_create = [], False
     for item in state:
-        if not isinstance(item, dict) or not isinstance(item.get("type"), str) \
-                or not isinstance(item.get("state_key"), str) or not isinstance(item.get("content"), dict):
-            continue  # spec: servers should warn about rather than refuse malformed entries (v1-v11)
-        out.append({k: item[k] for k in ("type", "state_key", "content", "sender") if k in item})
+        try:
+            check_pdu_format(item, rv)
+            ev = Event(item, rv)
+            if ev.room_id != room_id:
+                raise _invalid(f"invite_room_state holds an event of another room ({ev.room_id})")
+            verify_event_signatures(item, rv, keyring.key_lookup)
+        except MatrixError as e:
+            raise _invalid(f"invite_room_state: {e.error}") from None
+        has_create = has_create or (ev.type == "m.room.create" and ev.state_key == "")
+        out.append(_stripped(item))
+    if not has_create:
+        raise _invalid("invite_room_state must include the room's m.room.create event")
     return out
+
+
+def _check_invite_event(origin: str, room_id: str, event_id: str, pdu: Any, rv: RoomVersion) -> Event:
+    """The validation sendInviteV1/V2 ask for before a server co-signs an invite."""
+    if not isinstance(pdu, dict):
+        raise _invalid("event must be the invite event")
+    try:
+        check_pdu_format(pdu, rv)
+    except MatrixError as e:
+        raise _invalid(e.error) from None
+    event = Event(pdu, rv)
+    if event.event_id != event_id:
+        raise _invalid("The event ID does not match the path")
+    if event.room_id != room_id:
+        raise _invalid("The event is not for this room")
+    if event.type != "m.room.member" or event.membership != "invite":
+        raise _invalid("The event is not an invite")
+    if UserID.parse(event.sender).domain != origin:
+        raise _invalid(f"The sender is not a user of {origin}")
+    if not isinstance(event.state_key, str) or not _local_user_exists(event.state_key):
+        raise _invalid("The invitee is not a user of this server")
+    try:
+        verify_event_signatures(event.pdu, rv, keyring.key_lookup)
+    except MatrixError as e:
+        raise _invalid(e.error) from None
+    return event
 
 
 def receive_invite(origin: str, room_id: str, event_id: str, body: Any) -> dict[str, Any]:
@@ -294,24 +343,38 @@ def receive_invite(origin: str, room_id: str, event_id: str, body: Any) -> dict[
     if version not in KNOWN_ROOM_VERSIONS:
         raise MatrixError(INCOMPATIBLE_ROOM_VERSION, f"Room version {version} is not supported", 400,
                           room_version=version)
-    rv = get_room_version(version)
+    return _receive_invite(origin, room_id, event_id, body.get("event"), body.get("invite_room_state"),
+                           get_room_version(version))
+
+
+def receive_invite_v1(origin: str, room_id: str, event_id: str, body: Any) -> dict[str, Any]:
+    """PUT /v1/invite: the body is the event, its `unsigned.invite_room_state` the room's state; the
+    spec has the receiver assume room version 1 or 2 (same event format; v1 unless we know the room)."""
+    if not isinstance(body, dict):
+        raise MatrixError(Codes.NOT_JSON, "Content not JSON.", 400)
+    room = room_stores.get_room(room_id)
+    version = room.room_version if room is not None and room.room_version in ("1", "2") else "1"
+    unsigned = body.get("unsigned") if isinstance(body.get("unsigned"), dict) else {}
+    pdu = {k: v for k, v in body.items() if k != "unsigned"}
+    return _receive_invite(origin, room_id, event_id, pdu, unsigned.get("invite_room_state"),
+                           get_room_version(version))
+
+
+def _receive_invite(origin: str, room_id: str, event_id: str, pdu: Any, raw_state: Any,
+                    rv: RoomVersion) -> dict[str, Any]:
     room = room_stores.get_room(room_id)
     if room is not None and room.room_version != rv.identifier:
-        raise MatrixError(Codes.BAD_JSON, "room_version does not match the room", 400)
+        raise _invalid("room_version does not match the room")
     if room is not None:
         acl.check(room_id, origin)
-    pdu = body.get("event")
-    event = _parse_member_event(origin, room_id, event_id, pdu, rv, "invite")
-    _check_user_of_origin(origin, event.sender)
-    if not isinstance(event.state_key, str) or not _local_user_exists(event.state_key):
-        raise MatrixError(Codes.FORBIDDEN, "The invitee is not a user of this server", 403)
-    invite_state = _as_stripped(body.get("invite_room_state"))
+    # Checked before we add our signature: a forged invite is never co-signed.
+    event = _check_invite_event(origin, room_id, event_id, pdu, rv)
+    in_room = room is not None and bool(room_stores.forward_extremities(room_id, limit=1))
+    # The sent room state is only of use (and only checked) for a room we are not in.
+    invite_state = None if in_room else _invite_room_state(raw_state, rv, room_id)
     # rc_invites.per_user counts invites a user receives, from any server (as Synapse).
     ratelimit.check(f"rc_invites_user:{event.state_key}", settings.HS.rc_invites_per_user)
-    # Checked before we add our signature: a forged invite is never co-signed.
-    verify_event_signatures(event.pdu, rv, keyring.key_lookup)
     signed = sign_event(dict(event.pdu), rv)
-    in_room = room is not None and bool(room_stores.forward_extremities(room_id, limit=1))
     if in_room:
         _process(Event(signed, rv))
     else:

@@ -48,6 +48,8 @@ ROUTES += [
     Route(f"{_FED}/v1/make_knock/{_ROOM}/{_USER}$", GET=vr.MakeKnockView, serves="federation"),
     Route(f"{_FED}/v1/send_knock/{_ROOM}/{_EVENT}$", PUT=vr.SendKnockView, serves="federation",
           writes="events", shard_key="room_id"),
+    Route(f"{_FED}/v1/invite/{_ROOM}/{_EVENT}$", PUT=vr.SendInviteV1View, serves="federation",
+          writes="events", shard_key="room_id"),
     Route(f"{_FED}/v2/invite/{_ROOM}/{_EVENT}$", PUT=vr.SendInviteV2View, serves="federation",
           writes="events", shard_key="room_id"),
     Route(f"{_FED}/v1/exchange_third_party_invite/{_ROOM}$", PUT=vr.ExchangeThirdPartyInviteView,

@@ -233,6 +233,16 @@ class SendInviteV2View(FederationEndpoint):
         return membership.receive_invite(origin, _room_id(room_id), event_id, json_body(request))
 
 
+class SendInviteV1View(FederationEndpoint):
+    """PUT /_matrix/federation/v1/invite/{roomId}/{eventId}: rooms v1 and v2; `[200, {"event": ...}]`."""
+
+    operation_id = "sendInviteV1"
+
+    def handle_federation(self, request, origin, room_id, event_id, **kwargs):
+        return _list_response([200, membership.receive_invite_v1(origin, _room_id(room_id), event_id,
+                                                                 json_body(request))])
+
+
 class _ThirdPartyUnsupported(FederationEndpoint):
     """Third-party (3pid) invites are not supported by this server: a clear refusal, never a 500."""
 

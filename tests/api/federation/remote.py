@@ -97,6 +97,11 @@ class FakeRemote:
                                "depth": depth, "prev_events": list(prev), "auth_events": list(auth)}
         if state_key is not None:
             pdu["state_key"] = state_key
+        rv = get_room_version(room_version)
+        if rv.event_format == 1:
+            pdu["event_id"] = f"${uuid.uuid4().hex}:{self.server_name}"  # v1/v2: the sender names the event
+        if rv.room_id_from_create_event and event_type == "m.room.create":
+            del pdu["room_id"]  # v12: the room is named after its create event
         return self.sign(pdu, room_version)
 
     def message(self, room_id: str, sender: str, body: str, *, after: Event | str, state: dict,

@@ -72,21 +72,21 @@ def test_invite_with_a_forged_signature_is_refused(alice, remote):
     pdu["signatures"]["remote.test"][key_id] = "A" * 86
     resp = remote.put(f"{FED}/v2/invite/{q(ROOM)}/{q(event.event_id)}",
                       {"room_version": "10", "event": pdu, "invite_room_state": []})
-    assert_error(resp, 403, "M_FORBIDDEN")
+    assert_error(resp, 400, "M_INVALID_PARAM")
     assert ROOM not in sync(alice)["rooms"]["invite"]
 
 
 def test_invite_sent_by_another_server_is_refused(alice, remote):
     other = FakeRemote("other.test")
     event = invite_event(other, alice.user_id)
-    assert_error(put_invite(remote, event), 403, "M_FORBIDDEN")
+    assert_error(put_invite(remote, event), 400, "M_INVALID_PARAM")
 
 
 def test_invite_of_an_unknown_user_is_refused(remote, db):
     event = invite_event(remote, "@nobody:test.local")
-    assert_error(put_invite(remote, event), 403, "M_FORBIDDEN")
+    assert_error(put_invite(remote, event), 400, "M_INVALID_PARAM")
     event = invite_event(remote, "@someone:elsewhere.test")
-    assert_error(put_invite(remote, event), 403, "M_FORBIDDEN")
+    assert_error(put_invite(remote, event), 400, "M_INVALID_PARAM")
 
 
 def test_invite_bad_requests(alice, remote):
@@ -97,11 +97,11 @@ def test_invite_bad_requests(alice, remote):
     resp = remote.put(f"{FED}/v2/invite/{q(ROOM)}/{q(event.event_id)}", {"event": event.get_pdu_json()})
     assert_error(resp, 400, "M_MISSING_PARAM")
     resp = remote.put(f"{FED}/v2/invite/{q(ROOM)}/$other", {"room_version": "10", "event": event.get_pdu_json()})
-    assert_error(resp, 400, "M_BAD_JSON")
-    assert_error(put_invite(remote, event, state="nope"), 400, "M_BAD_JSON")
+    assert_error(resp, 400, "M_INVALID_PARAM")
+    assert_error(put_invite(remote, event, state="nope"), 400, "M_INVALID_PARAM")
     not_invite = remote.event(ROOM, remote.user("bob"), "m.room.member", {"membership": "join"},
                               state_key=alice.user_id, prev=[], auth=[], depth=3, room_version="10")
-    assert_error(put_invite(remote, not_invite), 400, "M_BAD_JSON")
+    assert_error(put_invite(remote, not_invite), 400, "M_INVALID_PARAM")
 
 
 def test_invite_into_a_local_room_goes_through_the_pipeline(alice, remote):
@@ -131,3 +131,43 @@ def test_invite_into_a_local_room_goes_through_the_pipeline(alice, remote):
     assert resp.status_code == 200, resp.json_body
     assert room_stores.membership_of(room_id, carol_client.user_id)[0] == "invite"
     assert room_id in sync(carol_client)["rooms"]["invite"]
+
+
+def test_v12_invite_room_state_is_validated(alice, remote):
+    room = "!v12room"  # v12 room IDs name the create event
+    bob = remote.user("bob")
+    create = remote.event(room, bob, "m.room.create", {"room_version": "12"}, state_key="", prev=[], auth=[],
+                          depth=1, room_version="12")
+    room = create.room_id
+    name = remote.event(room, bob, "m.room.name", {"name": "Twelve"}, state_key="", prev=[create.event_id],
+                        auth=[], depth=2, room_version="12")
+    invite = invite_event(remote, alice.user_id, room_id=room, room_version="12")
+    good = [create.get_pdu_json(), name.get_pdu_json()]
+    # Without the create event, with a stripped (not event-formatted) entry, with a forged entry: refused.
+    assert_error(put_invite(remote, invite, "12", state=[name.get_pdu_json()], room_id=room), 400,
+                 "M_INVALID_PARAM")
+    stripped = {"type": "m.room.name", "state_key": "", "sender": bob, "content": {"name": "x"}}
+    assert_error(put_invite(remote, invite, "12", state=[*good, stripped], room_id=room), 400, "M_INVALID_PARAM")
+    forged = name.get_pdu_json()
+    forged["signatures"] = {"remote.test": {next(iter(forged["signatures"]["remote.test"])): "A" * 86}}
+    assert_error(put_invite(remote, invite, "12", state=[create.get_pdu_json(), forged], room_id=room), 400,
+                 "M_INVALID_PARAM")
+    resp = put_invite(remote, invite, "12", state=good, room_id=room)
+    assert resp.status_code == 200, resp.json_body
+    shown = sync(alice)["rooms"]["invite"][room]["invite_state"]["events"]
+    assert [e["type"] for e in shown] == ["m.room.create", "m.room.name", "m.room.member"]
+
+
+def test_v1_invite(alice, remote):
+    room = "!old:remote.test"
+    event = remote.event(room, remote.user("bob"), "m.room.member", {"membership": "invite"},
+                         state_key=alice.user_id, prev=[], auth=[], depth=4, room_version="1")
+    pdu = event.get_pdu_json()
+    assert pdu["event_id"].endswith(":remote.test")  # v1 events carry their ID
+    pdu["unsigned"] = {"invite_room_state": [{"type": "m.room.name", "state_key": "", "sender": remote.user("bob"),
+                                              "content": {"name": "Old times"}}]}
+    resp = remote.put(f"{FED}/v1/invite/{q(room)}/{q(event.event_id)}", pdu)
+    assert resp.status_code == 200, resp.json_body
+    assert resp.json_body[0] == 200 and "test.local" in resp.json_body[1]["event"]["signatures"]
+    shown = sync(alice)["rooms"]["invite"][room]["invite_state"]["events"]
+    assert shown[0]["content"] == {"name": "Old times"}

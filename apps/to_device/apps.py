@@ -6,5 +6,6 @@ class ToDeviceConfig(AppConfig):
     label = "to_device"
 
     def ready(self) -> None:
-        # The `to_device` stream's fetch function (every process), and the /sync section.
-        from . import streams, sync  # noqa: F401
+        # The `to_device` stream's fetch function (every process), the /sync section, and the clean-up of
+        # deleted devices' inboxes.
+        from . import cleanup, streams, sync  # noqa: F401

@@ -127,3 +127,12 @@ def test_a_long_poll_wakes_for_its_device(alice, bob):
     t.join(10)
     assert [e["content"] for e in result["body"]["to_device"]["events"]] == [{"wake": 1}]
     assert time.monotonic() - started < 4
+
+
+def test_a_deleted_devices_messages_go_with_it(alice, bob):
+    bob2 = login(bob)
+    send(alice, {bob.user_id: {"*": {"x": 1}}})
+    assert DeviceInboxMessage.objects.filter(device_id=bob2.device_id).count() == 1
+    assert bob2.post(f"{API}/logout", {}).status_code == 200
+    assert not DeviceInboxMessage.objects.filter(device_id=bob2.device_id).exists()
+    assert DeviceInboxMessage.objects.filter(device_id=bob.device_id).count() == 1

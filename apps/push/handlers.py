@@ -141,31 +141,17 @@ def set_rule(user_id: str, scope: str, kind: str, rule_id: str, body: dict[str, 
 
     with transaction.atomic():
         rules = stores.rules_of_kind(user_id, kind, lock=True)
-        existing = next((r for r in rules if r.rule_id == rule_id), None)
-        if existing is None:
-            from .models import PushRule
-            existing = PushRule(user_id=user_id, kind=kind, rule_id=rule_id, enabled=True)
-            place_at: int | None = 0
-        else:
-            place_at = None
-        existing.actions, existing.conditions, existing.pattern = actions, conditions, pattern
         others = [r for r in rules if r.rule_id != rule_id]
+        place_at: int | None = None if len(others) < len(rules) else 0  # a new rule goes first
         if anchor is not None:
             idx = next((i for i, r in enumerate(others) if r.rule_id == anchor), None)
             if idx is None:
                 # The spec's own example of this error (setPushRule, 400).
                 raise MatrixError(Codes.UNKNOWN, f"before/after rule not found: {anchor}", 400)
             place_at = idx if before is not None else idx + 1
-        if existing.pk is None:
-            existing.priority = 0
-            existing.save()
-        else:
-            existing.save(update_fields=["actions", "conditions", "pattern"])
-        if place_at is None:
-            order = rules
-        else:
-            order = others[:place_at] + [existing] + others[place_at:]
-        stores.save_rule_order(order)
+        rule = stores.save_user_rule(user_id, kind, rule_id, actions=actions, conditions=conditions, pattern=pattern)
+        if place_at is not None:
+            stores.save_rule_order(others[:place_at] + [rule] + others[place_at:])
         stores.bump_rules_version(user_id)
 
 
@@ -269,7 +255,7 @@ def set_pusher(user_id: str, device_id: str | None, body: dict[str, Any]) -> Non
     if not isinstance(pushkey, str) or not pushkey or len(pushkey.encode()) > 512:
         raise MatrixError(Codes.INVALID_PARAM, "pushkey must be a non-empty string of at most 512 bytes", 400)
     if kind is None:
-        Pusher.objects.filter(user_id=user_id, app_id=app_id, pushkey=pushkey).delete()
+        stores.delete_pusher(user_id, app_id, pushkey)
         return
     if kind not in ("http", "email"):
         raise MatrixError(Codes.INVALID_PARAM, "kind must be 'http', 'email' or null", 400)
@@ -300,14 +286,7 @@ def set_pusher(user_id: str, device_id: str | None, body: dict[str, Any]) -> Non
 
     values = {"kind": kind, "data": data, "lang": body["lang"], "device_display_name": body["device_display_name"],
               "app_display_name": body["app_display_name"], "profile_tag": profile_tag or "", "device_id": device_id}
-    with transaction.atomic():
-        if not append:
-            Pusher.objects.filter(app_id=app_id, pushkey=pushkey).exclude(user_id=user_id).delete()
-        updated = Pusher.objects.filter(user_id=user_id, app_id=app_id, pushkey=pushkey).update(**values)
-        if not updated:
-            # A new pusher starts at the present: it pushes what happens from now on, not the backlog.
-            Pusher.objects.create(user_id=user_id, app_id=app_id, pushkey=pushkey, created_ts=_now_ms(),
-                                  last_stream_ordering=stores.current_events_position(), **values)
+    stores.save_pusher(user_id, app_id, pushkey, values, others_too=not append, now_ms=_now_ms())
 
 
 # --- notifications -----------------------------------------------------------------------------------

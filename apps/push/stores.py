@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from django.db import transaction
 from django.db.models import Max, Q
 
 from apps.streams.replication import allocate_position, on_commit_publish
@@ -86,6 +87,18 @@ def get_user_rule(user_id: str, kind: str, rule_id: str, *, lock: bool = False) 
     if lock:
         qs = qs.select_for_update()
     return qs.first()
+
+
+def save_user_rule(user_id: str, kind: str, rule_id: str, *, actions: list, conditions: list,
+                   pattern: str | None) -> PushRule:
+    """Create (enabled, least important until ordered) or update a user rule's definition."""
+    rule, created = PushRule.objects.get_or_create(
+        user_id=user_id, kind=kind, rule_id=rule_id,
+        defaults={"actions": actions, "conditions": conditions, "pattern": pattern, "enabled": True, "priority": 0})
+    if not created:
+        rule.actions, rule.conditions, rule.pattern = actions, conditions, pattern
+        rule.save(update_fields=["actions", "conditions", "pattern"])
+    return rule
 
 
 def save_rule_order(rules: list[PushRule]) -> None:
@@ -173,6 +186,28 @@ def notifications_page(user_id: str, *, before: int | None, limit: int, only_hig
 
 def pushers_of(user_id: str) -> list[Pusher]:
     return list(Pusher.objects.filter(user_id=user_id).order_by("id"))
+
+
+def delete_pusher(user_id: str, app_id: str, pushkey: str) -> None:
+    Pusher.objects.filter(user_id=user_id, app_id=app_id, pushkey=pushkey).delete()
+
+
+def delete_device_pushers(user_id: str, device_id: str) -> int:
+    """The pushers a device's access token set (for the device's logout or deletion)."""
+    return Pusher.objects.filter(user_id=user_id, device_id=device_id).delete()[0]
+
+
+def save_pusher(user_id: str, app_id: str, pushkey: str, values: dict[str, Any], *, others_too: bool,
+                now_ms: int) -> None:
+    """Create or update the user's pusher for (app_id, pushkey); `others_too` removes the same pusher of
+    other users. A new pusher starts at the present: it pushes what happens from now on."""
+    with transaction.atomic():
+        if others_too:
+            Pusher.objects.filter(app_id=app_id, pushkey=pushkey).exclude(user_id=user_id).delete()
+        updated = Pusher.objects.filter(user_id=user_id, app_id=app_id, pushkey=pushkey).update(**values)
+        if not updated:
+            Pusher.objects.create(user_id=user_id, app_id=app_id, pushkey=pushkey, created_ts=now_ms,
+                                  last_stream_ordering=current_events_position(), **values)
 
 
 def current_events_position() -> int:

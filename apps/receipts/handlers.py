@@ -101,3 +101,44 @@ def set_read_markers(requester, room_id: str, body: dict[str, Any]) -> None:
             _set_fully_read(user_id, room_id, ev)
         else:
             _store_receipt(user_id, room_id, key, ev, "")
+
+
+# --- receipts from other servers -----------------------------------------------------------------
+
+def on_receipt_edu(origin: str, content: dict[str, Any]) -> int:
+    """An `m.receipt` EDU (server-server API, "Receipts"): the `m.read` receipts of `origin`'s users,
+    `{room_id: {"m.read": {user_id: {"event_ids": [id], "data": {"ts", "thread_id"?}}}}}`. Only entries
+    listed are updated; a user of another server, a user not joined to the room, or an event this
+    server does not have is ignored (the rest of the EDU still applies). Returns how many were stored."""
+    from apps.core.ids import server_name_of
+
+    stored = 0
+    for room_id, by_type in content.items():
+        if not isinstance(room_id, str) or not isinstance(by_type, dict):
+            continue
+        reads = by_type.get("m.read")  # m.read.private never travels over federation
+        if not isinstance(reads, dict):
+            continue
+        for user_id, receipt in reads.items():
+            if not isinstance(user_id, str) or server_name_of(user_id) != origin or not isinstance(receipt, dict):
+                continue
+            event_ids = receipt.get("event_ids")
+            data = receipt.get("data") if isinstance(receipt.get("data"), dict) else {}
+            if not isinstance(event_ids, list) or not event_ids or not all(isinstance(e, str) for e in event_ids):
+                continue
+            membership = room_stores.membership_of(room_id, user_id)
+            if membership is None or membership[0] != "join":
+                continue
+            events = [e for e in room_stores.get_events(event_ids).values()
+                      if e.room_id == room_id and e.internal.stream_ordering is not None]
+            if not events:
+                continue
+            ev = max(events, key=lambda e: e.internal.stream_ordering)
+            thread_id = data.get("thread_id")
+            thread_key = thread_id if isinstance(thread_id, str) and (thread_id == MAIN or thread_id.startswith("$")) \
+                else ""
+            ts = data.get("ts")
+            ts = ts if isinstance(ts, int) and not isinstance(ts, bool) and ts >= 0 else _now_ms()
+            if stores.upsert(room_id, user_id, "m.read", thread_key, ev.event_id, ev.internal.stream_ordering, ts):
+                stored += 1
+    return stored

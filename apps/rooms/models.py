@@ -68,6 +68,8 @@ class EventRow(models.Model):
     txn_id = models.CharField(max_length=255, null=True, blank=True)
     device_id = models.CharField(max_length=255, null=True, blank=True)
     redacted_by = models.CharField(max_length=255, null=True, blank=True)
+    # The event persister that wrote the row (operators and tests can see how rooms are sharded).
+    instance_name = models.CharField(max_length=255, null=True, blank=True)
 
     class Meta:
         db_table = "events"

@@ -214,7 +214,7 @@ def persist_event(event: Event, context: EventContext) -> int | None:
             stream_ordering=position, origin_server_ts=event.origin_server_ts, received_ts=_now_ms(),
             json=encode_canonical_json(_stored_pdu(event)).decode(), outlier=meta.outlier,
             rejected_reason=meta.rejected_reason, soft_failed=meta.soft_failed, txn_id=meta.txn_id,
-            device_id=meta.device_id,
+            device_id=meta.device_id, instance_name=_instance_name(),
         )
         prev_ids = list(dict.fromkeys(event.prev_event_ids))
         if prev_ids:
@@ -245,6 +245,12 @@ def persist_event(event: Event, context: EventContext) -> int | None:
             on_commit_publish("events", position, [stream_row(event)])
         transaction.on_commit(lambda: _run_hooks(persisted))
     return position
+
+
+def _instance_name() -> str:
+    from hsproject import instance
+
+    return instance.name()
 
 
 def _now_ms() -> int:

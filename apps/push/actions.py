@@ -10,8 +10,8 @@ For one event, in a bounded number of queries whatever the number of members:
   4. the thread of the event (a query per relation hop, only for events with a non-thread relation);
   5. one bulk insert of the rows of the members a notifying rule matched.
 
-The sender's own event moves their read position in its thread (spec "Marking notifications as
-read"): one upsert of `OwnEventPosition`.
+A redaction removes the push actions of the event it redacts. The sender's own event moves their read
+position in its thread (spec "Marking notifications as read"): one upsert of `OwnEventPosition`.
 
 Spec: client-server API, "Push Notifications" / "Server behaviour": rules are processed for each
 local user in the room excluding the sender, and the new counts appear in the same `/sync` as the
@@ -124,4 +124,7 @@ def _on_persisting(persisted: PersistedEvent) -> None:
     meta = event.internal
     if persisted.stream_ordering is None or event.rejected or meta.soft_failed or meta.outlier:
         return
+    if event.type == "m.room.redaction" and event.redacts:
+        # A redacted event no longer counts as unread nor appears in /notifications.
+        stores.delete_push_actions_for_event(event.redacts, event.room_id)
     evaluate_event(event, persisted.stream_ordering)

@@ -101,3 +101,12 @@ def room_json(threads: dict[str, Counts], *, per_thread: bool) -> tuple[dict[str
         return main.as_json(), others
     total = Counts(sum(c.notifications for c in threads.values()), sum(c.highlights for c in threads.values()))
     return total.as_json(), {}
+
+
+def badge_count(user_id: str, up_to: int) -> int:
+    """The number of unread notifications over every room the user is joined to (the `counts.unread`
+    a push gateway shows as the app's badge)."""
+    from apps.rooms.stores import joined_room_ids
+
+    per_room = unread_counts(user_id, joined_room_ids(user_id), up_to)
+    return sum(c.notifications for threads in per_room.values() for c in threads.values())

@@ -143,6 +143,16 @@ def insert_push_actions(rows: list[EventPushAction]) -> None:
         EventPushAction.objects.bulk_create(rows, ignore_conflicts=True)
 
 
+def delete_push_actions_for_event(event_id: str, room_id: str) -> None:
+    EventPushAction.objects.filter(event_id=event_id, room_id=room_id).delete()
+
+
+def actions_for_pusher(user_id: str, after: int, up_to: int, limit: int) -> list[EventPushAction]:
+    """The user's notifying actions in (after, up_to], oldest first: what a pusher at `after` has to push."""
+    return list(EventPushAction.objects.filter(user_id=user_id, notify=True, stream_ordering__gt=after,
+                                               stream_ordering__lte=up_to).order_by("stream_ordering")[:limit])
+
+
 def record_own_event(user_id: str, room_id: str, thread_id: str, stream_ordering: int) -> None:
     """The user's latest sent event in a room's thread (one upsert)."""
     OwnEventPosition.objects.bulk_create(

@@ -135,3 +135,27 @@ def test_email_pusher(alice):
 def test_postpusher_errors(alice, over, errcode):
     assert_error(alice.post(f"{API}/pushers/set", pusher(**over)), 400, errcode)
     assert alice.get(f"{API}/pushers").json_body == {"pushers": []}
+
+
+def test_redaction_removes_the_notification(alice, bob, room):
+    keep = msg(alice, room, "keep")
+    gone = msg(alice, room, "oops")
+    resp = alice.put(f"{API}/rooms/{room}/redact/{gone}/txn1", {})
+    assert resp.status_code == 200, resp.json_body
+    got = [n["event"]["event_id"] for n in bob.get(f"{API}/notifications").json_body["notifications"]]
+    assert got == [keep]
+
+
+def test_pusher_queue_helpers(alice, bob, room):
+    """What the pusher queue reads: the actions after a pusher's position, oldest first, and the badge."""
+    from apps.push import counts, stores
+
+    bob.post(f"{API}/pushers/set", pusher())
+    start = Pusher.objects.get(user_id=bob.user_id).last_stream_ordering
+    e1, e2 = msg(alice, room, "one"), msg(alice, room, "two")
+    up_to = stores.current_events_position()
+    assert [a.event_id for a in stores.actions_for_pusher(bob.user_id, start, up_to, 10)] == [e1, e2]
+    assert [a.event_id for a in stores.actions_for_pusher(bob.user_id, start, up_to, 1)] == [e1]
+    assert counts.badge_count(bob.user_id, up_to) == 2
+    bob.post(f"{API}/rooms/{room}/receipt/m.read/{e1}", {})
+    assert counts.badge_count(bob.user_id, up_to) == 1

@@ -3,7 +3,8 @@ say about it, stored with the event (in the persisting transaction, `on_event_pe
 
 For one event, in a bounded number of queries whatever the number of members:
   1. the room's joined members (the member count of `room_member_count` too);
-  2. the rules of the local members other than the sender (plus the invitee of an invite), through
+  2. the members who ignore the sender (their events never notify them), then the rules of the local
+     members other than the sender (plus the invitee of an invite), through
      the per-user cache of `rules.rulesets_for` (one query for the versions, two on a miss);
   3. only when a rule asks: display names (one query for the joined members' events) and the
      sender's power level (the create and power-levels events);
@@ -95,6 +96,9 @@ def evaluate_event(event: Event, stream_ordering: int) -> list[EventPushAction]:
     if is_local_id(event.sender):
         stores.record_own_event(event.sender, event.room_id, thread_id, stream_ordering)
     users = recipients(event, joined)
+    if users:
+        ignoring = stores.users_ignoring(event.sender, users)
+        users = [u for u in users if u not in ignoring]
     if not users:
         return []
     rulesets = rules.rulesets_for(users)

@@ -163,3 +163,12 @@ def test_thread_counts(alice, bob, group):
     entry = sync(bob, filter=flt)["rooms"]["join"][group]
     assert entry["unread_notifications"] == c(0)
     assert entry["unread_thread_notifications"] == {}
+
+
+def test_ignored_users_never_notify(alice, bob, mx, group):
+    resp = bob.put(f"{API}/user/{bob.user_id}/account_data/m.ignored_user_list",
+                   {"ignored_users": {alice.user_id: {}}})
+    assert resp.status_code == 200, resp.json_body
+    msg(alice, group, **{"m.mentions": {"user_ids": [bob.user_id]}})
+    msg(mx, group)
+    assert counts(sync(bob), group) == c(1)

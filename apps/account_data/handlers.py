@@ -83,6 +83,11 @@ def get_account_data(requester, user_id: str, data_type: str, room_id: str | Non
     if room_id is not None:
         check_room_id(room_id)
     _check_type(data_type)
+    if room_id is None and data_type == "m.push_rules":
+        # Spec ("Client Config"): the server-managed types read as normal; push rules live in apps.push.
+        from apps.push.handlers import push_rules_content
+
+        return push_rules_content(user_id)
     content = stores.get(user_id, room_id, data_type)
     if content is None:
         raise MatrixError(Codes.NOT_FOUND, "Room account data not found." if room_id else "Account data not found.",

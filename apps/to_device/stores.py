@@ -32,6 +32,10 @@ def local_devices(localparts: Iterable[str]) -> dict[str, set[str]]:
     return out
 
 
+# How long a handled txn id is remembered: far longer than any client retries a request.
+TXN_RETENTION_MS = 24 * 3_600_000
+
+
 def txn_seen(user_id: str, device_id: str, txn_id: str) -> bool:
     return ToDeviceTxn.objects.filter(user_id=user_id, device_id=device_id, txn_id=txn_id).exists()
 
@@ -41,10 +45,13 @@ def store_messages(sender: str, sender_device: str, txn_id: str, message_type: s
     """Record the request's txn id and queue `messages` ([(user_id, device_id, content)]) in one
     transaction. Returns the position, None if the txn id was already handled (nothing is sent again)
     or there was nothing to queue."""
+    now_ms = int(time.time() * 1000)
     try:
         with transaction.atomic():
+            # The sender's txn ids older than the retention go as new ones come (indexed by user).
+            ToDeviceTxn.objects.filter(user_id=sender, created_ts__lt=now_ms - TXN_RETENTION_MS).delete()
             txn = ToDeviceTxn.objects.create(user_id=sender, device_id=sender_device, txn_id=txn_id,
-                                             stream_id=0, created_ts=int(time.time() * 1000))
+                                             stream_id=0, created_ts=now_ms)
             if not messages:
                 return None
             position = allocate_position(STREAM)

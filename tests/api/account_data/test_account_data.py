@@ -80,7 +80,8 @@ def test_needs_a_token(mx, alice):
 # --- /sync ---------------------------------------------------------------------------------------
 
 def _events(section):
-    return {e["type"]: e["content"] for e in section["events"]}
+    # m.push_rules is the push app's own account data event (apps.push), sent on initial syncs.
+    return {e["type"]: e["content"] for e in section["events"] if e["type"] != "m.push_rules"}
 
 
 def test_initial_sync_has_everything_incremental_only_changes(alice):
@@ -149,3 +150,9 @@ def test_a_long_poll_wakes_on_account_data(alice):
     t.join(10)
     assert _events(result["body"]["account_data"]) == {"org.example.wake": {"w": 1}}
     assert time.monotonic() - started < 4
+
+
+def test_push_rules_read_as_account_data(alice):
+    got = alice.get(_global(alice, "m.push_rules"))
+    assert got.status_code == 200, got.json_body
+    assert "global" in got.json_body and "override" in got.json_body["global"]

@@ -136,3 +136,14 @@ def test_a_deleted_devices_messages_go_with_it(alice, bob):
     assert bob2.post(f"{API}/logout", {}).status_code == 200
     assert not DeviceInboxMessage.objects.filter(device_id=bob2.device_id).exists()
     assert DeviceInboxMessage.objects.filter(device_id=bob.device_id).count() == 1
+
+
+def test_old_txn_ids_are_forgotten(alice, bob):
+    from apps.to_device.models import ToDeviceTxn
+    from apps.to_device.stores import TXN_RETENTION_MS
+
+    send(alice, {bob.user_id: {bob.device_id: {"n": 1}}}, txn_id="old")
+    ToDeviceTxn.objects.filter(txn_id="old").update(created_ts=0)
+    send(alice, {bob.user_id: {bob.device_id: {"n": 2}}}, txn_id="new")
+    assert list(ToDeviceTxn.objects.values_list("txn_id", flat=True)) == ["new"]
+    assert TXN_RETENTION_MS >= 3_600_000

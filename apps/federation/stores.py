@@ -47,6 +47,12 @@ def auth_chain_ids(event_ids: Iterable[str], rv: RoomVersion | None = None, room
         return {row[0] for row in cur.fetchall()} | (extra - set(ids))
 
 
+def known_event_ids(event_ids: Iterable[str]) -> list[str]:
+    """Which of `event_ids` are stored (any state: outlier, rejected, soft-failed)."""
+    ids = list(dict.fromkeys(event_ids))
+    return list(EventRow.objects.filter(event_id__in=ids).values_list("event_id", flat=True)) if ids else []
+
+
 def events_in_room(room_id: str, event_ids: Iterable[str]) -> dict[str, Event]:
     return {i: e for i, e in room_stores.get_events(event_ids).items() if e.room_id == room_id}
 

@@ -80,8 +80,9 @@ def receive_transaction(origin: str, txn_id: str, body: dict) -> dict[str, Any]:
         if stored is not None:
             return stored
         results: dict[str, dict] = {}
+        rooms: dict[str, tuple] = {}
         for pdu in pdus:
-            outcome = _receive_pdu_json(origin, pdu)
+            outcome = _receive_pdu_json(origin, pdu, rooms)
             if outcome is not None:
                 results[outcome[0]] = outcome[1]
         for edu in edu_list:
@@ -91,10 +92,15 @@ def receive_transaction(origin: str, txn_id: str, body: dict) -> dict[str, Any]:
     return response
 
 
-def _receive_pdu_json(origin: str, pdu: Any) -> tuple[str, dict] | None:
+def _receive_pdu_json(origin: str, pdu: Any, rooms: dict[str, tuple]) -> tuple[str, dict] | None:
+    """One PDU of a transaction: (event_id, result), or None for a PDU to ignore silently. `rooms`
+    caches (room, origin allowed by its ACL) per room for the transaction."""
     if not isinstance(pdu, dict) or not isinstance(pdu.get("room_id"), str):
         return None
-    room = room_stores.get_room(pdu["room_id"])
+    if pdu["room_id"] not in rooms:
+        found = room_stores.get_room(pdu["room_id"])
+        rooms[pdu["room_id"]] = (found, found is not None and acl.is_allowed(found.room_id, origin))
+    room, allowed = rooms[pdu["room_id"]]
     if room is None:
         logger.info("Ignoring a PDU from %s for unknown room %s", origin, pdu["room_id"])
         return None
@@ -106,7 +112,7 @@ def _receive_pdu_json(origin: str, pdu: Any) -> tuple[str, dict] | None:
         return None
     if not isinstance(event_id, str):
         return None
-    if not acl.is_allowed(room.room_id, origin):
+    if not allowed:
         return event_id, {"error": "Server is banned from room"}
     try:
         receive_pdu(origin, event)
@@ -121,30 +127,24 @@ def _receive_pdu_json(origin: str, pdu: Any) -> tuple[str, dict] | None:
 def receive_pdu(origin: str, event: Event, *, fetch_missing: bool = True) -> None:
     """Check and persist one PDU (see the module docstring). Raises MatrixError when it is dropped or
     rejected."""
-    if room_stores.get_event(event.event_id) is not None:
+    prevs, auth_ids = event.prev_event_ids, event.auth_event_ids
+    known = set(stores.known_event_ids([event.event_id, *prevs, *auth_ids]))
+    if event.event_id in known:
         return
     check_pdu_format(event.pdu, event.room_version)
-    missing = _missing_prevs(event)
+    missing = [p for p in prevs if p not in known]
     if missing and fetch_missing:
         _fetch_missing(origin, event)
-        missing = _missing_prevs(event)
-    auth_ids = event.auth_event_ids
-    known_auth = room_stores.get_events(auth_ids)
-    if any(i not in known_auth for i in auth_ids):
+        missing = [p for p in prevs if p not in set(stores.known_event_ids(missing))]
+    if any(i not in known for i in auth_ids):
         raise MatrixError(Codes.NOT_FOUND, "Unknown auth events; the event was not stored", 404)
     if missing:
         event.internal.outlier = True
     with transaction.atomic():
         pipeline.process_remote_event(event, keyring.key_lookup)
-    stored = room_stores.get_event(event.event_id)
-    if stored is not None and stored.rejected:
-        raise MatrixError(Codes.FORBIDDEN, f"Event rejected: {stored.internal.rejected_reason}", 403)
-
-
-def _missing_prevs(event: Event) -> list[str]:
-    prevs = event.prev_event_ids
-    known = room_stores.get_events(prevs)
-    return [p for p in prevs if p not in known]
+    # The pipeline records a rejection on the event's internal metadata (shared with a redacted copy).
+    if event.internal.rejected_reason is not None:
+        raise MatrixError(Codes.FORBIDDEN, f"Event rejected: {event.internal.rejected_reason}", 403)
 
 
 def _fetch_missing(origin: str, event: Event) -> None:

@@ -191,3 +191,15 @@ def test_missing_prev_events_are_fetched_from_the_origin(alice, tls_server, db):
     sent = json.loads(asked[0].body)
     assert sent["latest_events"] == [after_gap.event_id] and join.event_id in sent["earliest_events"]
     assert bodies(sync(alice, first["next_batch"]), room_id) == ["missed", "after the gap"]
+
+
+def test_transaction_queries_bounded_per_pdu(alice, remote, joined, django_assert_max_num_queries):
+    room_id, join, state = joined
+    pdus, prev = [], join
+    for i in range(10):
+        prev = remote.message(room_id, remote.user("bob"), f"m{i}", after=prev, state=state)
+        pdus.append(prev)
+    # At most 40 queries a PDU (the pipeline's, the persister's and its hooks'; about 30 today).
+    with django_assert_max_num_queries(10 * 40 + 10):
+        resp = remote.send_transaction(pdus)
+    assert resp.json_body == {"pdus": {p.event_id: {} for p in pdus}}

@@ -27,8 +27,6 @@ NOT_YET_IMPLEMENTED: set[str] = {
     "client-server/unbind3pidFromAccount",
     # Rooms: creation, membership, state, events, aliases, directory, relations, search, reports
     "client-server/getMutualRooms",
-    "client-server/getRoomSummary",
-    "client-server/getSpaceHierarchy",
     "client-server/inviteBy3PID",
     "client-server/reportEvent", "client-server/reportRoom", "client-server/reportUser",
     # Sync: peeking. GET /events?room_id= is answered by getEvents' view (the routing table has one

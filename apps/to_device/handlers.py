@@ -8,7 +8,7 @@ dropped. Idempotent per (sender, sender's device, txn id): a retry sends nothing
 
 Remote recipients: not sent yet. The federation sender will take them where `_remote_messages` is
 called (one `m.direct_to_device` EDU per destination, spec: server-server API, "Send-to-device
-messaging"); until then they are logged and dropped.
+messaging"); until then they are logged and dropped. Inbound EDUs come in through `receive_remote`.
 """
 from __future__ import annotations
 
@@ -67,6 +67,34 @@ def send_to_device(requester, message_type: str, txn_id: str, messages: Any) -> 
             local[uid.localpart] = by_device
         else:
             remote.setdefault(uid.domain, {})[str(uid)] = by_device
+    _queue_local(sender, sender_device, txn_id, message_type, local)
+    if remote:
+        _remote_messages(sender, message_type, remote)
+
+
+def receive_remote(origin: str, sender: str, message_type: str, message_id: str, messages: Any) -> None:
+    """An `m.direct_to_device` EDU from `origin` (server-server API, "Send-to-device messaging"), for the
+    federation app to call: queued for this server's users' devices, idempotent per (sender, message_id).
+    A sender of another server than `origin`, or a recipient of another server, is ignored."""
+    try:
+        if UserID.parse(sender).domain != origin:
+            logger.warning("to-device from %s claims sender %s: dropped", origin, sender)
+            return
+    except MatrixError:
+        return
+    parsed = _parse_messages(messages)
+    local = {uid.localpart: by_device for uid, by_device in parsed.items()
+             if uid.domain == settings.HS.server_name}
+    if not message_type or len(message_type.encode()) > MAX_TYPE_BYTES:
+        return
+    # The remote sender has no device of ours: its server name stands in the txn key.
+    if stores.txn_seen(sender, origin, message_id):
+        return
+    _queue_local(sender, origin, message_id, message_type, local)
+
+
+def _queue_local(sender: str, sender_key: str, txn_id: str, message_type: str,
+                 local: dict[str, dict[str, dict[str, Any]]]) -> None:
     known = stores.local_devices(local) if local else {}
     queued: dict[tuple[str, str], dict[str, Any]] = {}
     for localpart, by_device in local.items():
@@ -80,7 +108,5 @@ def send_to_device(requester, message_type: str, txn_id: str, messages: Any) -> 
             # a device named explicitly gets its own message rather than the `*` one.
             if device_id != ALL_DEVICES and device_id in devices:
                 queued[(user_id, device_id)] = content
-    stores.store_messages(sender, sender_device, txn_id, message_type,
+    stores.store_messages(sender, sender_key, txn_id, message_type,
                           [(u, d, c) for (u, d), c in sorted(queued.items(), key=lambda kv: kv[0])])
-    if remote:
-        _remote_messages(sender, message_type, remote)

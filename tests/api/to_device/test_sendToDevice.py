@@ -147,3 +147,17 @@ def test_old_txn_ids_are_forgotten(alice, bob):
     send(alice, {bob.user_id: {bob.device_id: {"n": 2}}}, txn_id="new")
     assert list(ToDeviceTxn.objects.values_list("txn_id", flat=True)) == ["new"]
     assert TXN_RETENTION_MS >= 3_600_000
+
+
+def test_messages_from_another_server_are_queued_once(bob):
+    """The entry point the federation app calls for an inbound m.direct_to_device EDU."""
+    from apps.to_device.handlers import receive_remote
+
+    since = sync(bob)["next_batch"]
+    msgs = {bob.user_id: {"*": {"k": 1}}, "@other:remote.example": {"D": {"k": 2}}}
+    receive_remote("remote.example", "@carol:remote.example", "m.room_key_request", "msg1", msgs)
+    receive_remote("remote.example", "@carol:remote.example", "m.room_key_request", "msg1", msgs)
+    # A server may only send for its own users.
+    receive_remote("evil.example", "@carol:remote.example", "m.room_key_request", "msg2", msgs)
+    got = sync(bob, since)["to_device"]["events"]
+    assert got == [{"sender": "@carol:remote.example", "type": "m.room_key_request", "content": {"k": 1}}]

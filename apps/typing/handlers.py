@@ -54,6 +54,10 @@ def typing_event(user_ids: list[str]) -> dict[str, Any]:
 def fill_sync(ctx, response: dict[str, Any]) -> None:
     """The `m.typing` events of `/sync` (an `apps.sync.sections` fill). No query when the stream has not
     moved since `since`."""
+    if instance.writes(STREAM):
+        # After a restart of the writer, typing entries left in the table expire without waiting for the
+        # next typing request.
+        timeouts.loop().start()
     if not ctx.stream_moved(STREAM) or not ctx.joined_rooms:
         return
     ephemeral = ctx.filter.room.ephemeral

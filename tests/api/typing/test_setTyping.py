@@ -230,3 +230,19 @@ def test_stream_rows_for_catch_up(alice, bob):
     assert stream.notify_keys(row).room_ids == (room_id,)
     assert stream.fetch_rows(pos, 10 ** 12, 100) == []
 
+
+
+def test_entries_left_by_a_previous_run_expire_once_the_writer_serves_again(alice, bob):
+    from apps.typing import stores, timeouts
+
+    room_id = _shared_room(alice, bob)
+    _typing(alice, room_id, {"typing": True, "timeout": 300})
+    timeouts.loop().stop()  # the process "restarts": no loop knows of the entry
+    time.sleep(0.4)
+    assert RoomTyping.objects.get(room_id=room_id).typing  # still there: nobody expired it
+    sync(bob)  # the writer serves again
+    deadline = time.monotonic() + 5
+    while RoomTyping.objects.get(room_id=room_id).typing and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert RoomTyping.objects.get(room_id=room_id).typing == {}
+    assert stores.next_expiry_ms() is None

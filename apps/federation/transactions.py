@@ -135,7 +135,8 @@ def receive_pdu(origin: str, event: Event, *, fetch_missing: bool = True) -> Non
     missing = [p for p in prevs if p not in known]
     if missing and fetch_missing:
         _fetch_missing(origin, event)
-        missing = [p for p in prevs if p not in set(stores.known_event_ids(missing))]
+        known |= set(stores.known_event_ids([*missing, *auth_ids]))
+        missing = [p for p in prevs if p not in known]
     if any(i not in known for i in auth_ids):
         raise MatrixError(Codes.NOT_FOUND, "Unknown auth events; the event was not stored", 404)
     if missing:

@@ -172,3 +172,20 @@ def test_restricted_join_on_an_unknown_room_cannot_be_authorised(alice, remote):
                     "allow": [{"type": "m.room_membership", "room_id": "!unknown:elsewhere.test"}]}}])
     assert_error(remote.make_membership("make_join", room_id, remote.user("bob")), 400,
                  "M_UNABLE_TO_AUTHORISE_JOIN")
+
+
+@pytest.mark.parametrize("version", ["2", "6", "10"])
+def test_join_in_older_room_versions(alice, remote, version):
+    room_id = create_room(alice, preset="public_chat", room_version=version)
+    made = remote.make_membership("make_join", room_id, remote.user("bob"), versions=("1", "2", "6", "10"))
+    assert made.status_code == 200, made.json_body
+    assert made.json_body["room_version"] == version
+    template = made.json_body["event"]
+    assert "event_id" not in template  # v1/v2: the joining server names its event
+    if version == "2":
+        template["event_id"] = "$join1:remote.test"
+        assert all(isinstance(p, list) for p in template["prev_events"])  # [event_id, hashes] pairs
+    event = remote.sign_template(template, version)
+    resp = remote.put(f"{FED}/v2/send_join/{q(room_id)}/{q(event.event_id)}", event.get_pdu_json())
+    assert resp.status_code == 200, resp.json_body
+    assert remote.user("bob") in members(alice, room_id)

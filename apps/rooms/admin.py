@@ -1,7 +1,8 @@
 """The operator's console for rooms and events: read-only views.
 
 Events are immutable and state is derived from them, so nothing here edits a row; changes to rooms
-(shutdown, purge, moving a room to another persister) will be actions that call handlers.
+(shutdown, purge) will be actions that call handlers; moving rooms to another event persister is one
+(`apps.rooms.handover`).
 """
 from __future__ import annotations
 
@@ -40,6 +41,18 @@ class RoomAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("persister")
 
+    def get_actions(self, request):
+        """One "Move to <persister>" action per configured event persister (apps.rooms.handover)."""
+        from hsproject import instance
+
+        actions = super().get_actions(request)
+        writers = instance.writers_of("events")
+        if len(writers) > 1 and request.user.is_superuser:
+            for writer in writers:
+                name = f"move_to_{writer}"
+                actions[name] = (_move_action(writer), name, f"Move the selected rooms to event persister {writer}")
+        return actions
+
     @admin.display(description="event persister")
     def writer(self, obj: Room) -> str:
         try:
@@ -73,3 +86,22 @@ from .models import RoomAlias  # noqa: E402
 class RoomAliasAdmin(ReadOnlyAdmin):
     list_display = ("alias", "room", "creator", "created")
     search_fields = ("alias", "room__room_id", "creator")
+
+
+def _move_action(target: str):
+    def move(modeladmin, request, queryset):
+        from django.contrib import messages
+
+        from apps.core.errors import MatrixError
+
+        from .handover import move_room
+
+        moved = 0
+        for room in queryset:
+            try:
+                if move_room(room.room_id, target) != target:
+                    moved += 1
+            except MatrixError as e:
+                modeladmin.message_user(request, f"{room.room_id}: {e.error}", messages.ERROR)
+        modeladmin.message_user(request, f"{moved} room(s) moved to {target}.", messages.SUCCESS)
+    return move

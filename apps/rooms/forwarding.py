@@ -94,7 +94,9 @@ def persist_handed_over(room_id: str, body: dict[str, Any]) -> dict[str, Any]:
         raise _bad("the event is not in the room of the path")
     writer = writer_for_room(room_id)
     if writer != instance.name():
-        # The room moved (or the sender's view of the assignment is stale): it must ask again.
-        raise MatrixError(Codes.FORBIDDEN, f"This instance does not persist {room_id}; {writer} does", 409,
-                          writer=writer)
+        # The room moved (or the sender's view of the assignment is stale): it must ask again. The
+        # persisting transaction checks the same under the room's lock (apps.rooms.handover).
+        from .handover import RoomMoved
+
+        raise RoomMoved(room_id, writer)
     return {"stream_ordering": persist_event(event, context), "instance": instance.name()}

@@ -33,6 +33,7 @@ from canonicaljson import encode_canonical_json
 from django.conf import settings
 from django.db import transaction
 
+from apps.core.errors import Codes, MatrixError
 from apps.streams.replication import allocate_position, on_commit_publish
 
 from . import state_store
@@ -153,16 +154,26 @@ def send_to_persister(room_id: str, event: Event, context: EventContext) -> int 
     which returns once this process can read the event."""
     from hsproject import instance
 
+    from .handover import ROOM_MOVED
+
     me = instance.name()
     writers = instance.writers_of("events")
     if writers == (me,):
         return persist_event(event, context)
     writer = writer_for_room(room_id)
-    if writer == me:
-        return persist_event(event, context)
-    from .forwarding import persist_remotely
+    for _attempt in range(5):
+        try:
+            if writer == me:
+                return persist_event(event, context)
+            from .forwarding import persist_remotely
 
-    return persist_remotely(writer, event, context)
+            return persist_remotely(writer, event, context)
+        except MatrixError as e:
+            # The room was handed over meanwhile: the refusal names the new persister.
+            if e.errcode != ROOM_MOVED or not isinstance(e.extra.get("writer"), str):
+                raise
+            writer = e.extra["writer"]
+    raise MatrixError(Codes.UNKNOWN, f"{room_id} kept moving between persisters; try again", 503)
 
 
 # --- stream positions ------------------------------------------------------------------------------
@@ -278,8 +289,19 @@ def _lock_room(event: Event) -> Room:
         if created:
             RoomPersister.objects.create(room=room, instance_name=default_writer(room.room_id))
         return room
-    # Serialises the persisting of one room's events (the extremities and current state are per room).
-    return Room.objects.select_for_update().get(room_id=event.room_id)
+    # Serialises the persisting of one room's events (the extremities and current state are per room),
+    # and fences hand-overs (apps.rooms.handover): the persister row is locked with the room, and only
+    # the instance it names may write.
+    assigned = (RoomPersister.objects.select_for_update().select_related("room")
+                .filter(room_id=event.room_id).first())
+    if assigned is None:
+        return Room.objects.select_for_update().get(room_id=event.room_id)
+    me = _instance_name()
+    if assigned.instance_name != me:
+        from .handover import RoomMoved
+
+        raise RoomMoved(event.room_id, assigned.instance_name)
+    return assigned.room
 
 
 def _store_state_groups(event: Event, context: EventContext) -> tuple[int | None, int]:

@@ -5,8 +5,10 @@
 - `unread_notifications`: the counts of every joined room the response lists, and of the rooms whose
   counts changed without anything else to show (the user's own receipt moved, a push action of theirs
   appeared). With `filter.room.timeline.unread_thread_notifications` the per-thread counts go in
-  `unread_thread_notifications`. It must run after every section that may add a joined room: it is
-  registered after the receipts section (`apps.receipts.sync_sections`).
+  `unread_thread_notifications`. It must see every joined room the response lists: it is registered
+  after the receipts section (`apps.receipts.sync_sections`), and a second pass (`fill_late_rooms`,
+  registered at the first /sync request, so after every app's sections) counts the rooms that later
+  sections (typing) added.
 """
 from __future__ import annotations
 
@@ -29,6 +31,29 @@ def fill_push_rules(ctx: sections.SyncContext, response: dict[str, Any]) -> None
                                                 "content": handlers.push_rules_content(ctx.user_id)})
 
 
+def _counted(ctx: sections.SyncContext) -> set[str]:
+    counted = ctx.__dict__.get("_unread_counted")
+    if counted is None:
+        counted = ctx.__dict__["_unread_counted"] = set()
+    return counted
+
+
+def _fill_counts(ctx: sections.SyncContext, response: dict[str, Any], rooms: list[str]) -> None:
+    counted = _counted(ctx)
+    rooms = [r for r in dict.fromkeys(rooms) if r not in counted]
+    if not rooms:
+        return
+    counted.update(rooms)
+    per_thread = bool(ctx.filter.room.timeline.unread_thread_notifications)
+    all_counts = counts.unread_counts(ctx.user_id, rooms, ctx.now.position("events"))
+    for room_id in rooms:
+        room, threads = counts.room_json(all_counts[room_id], per_thread=per_thread)
+        entry = response["rooms"]["join"].get(room_id) or ctx.room_entry(room_id)
+        entry["unread_notifications"] = room
+        if per_thread and (threads or "unread_thread_notifications" in entry):
+            entry["unread_thread_notifications"] = threads
+
+
 def fill_unread_counts(ctx: sections.SyncContext, response: dict[str, Any]) -> None:
     from apps.receipts import stores as receipt_stores
 
@@ -41,17 +66,23 @@ def fill_unread_counts(ctx: sections.SyncContext, response: dict[str, Any]) -> N
                 ctx.user_id, ctx.since_position(receipt_stores.STREAM), ctx.now.position(receipt_stores.STREAM))
         if ctx.stream_moved("events"):
             changed |= stores.rooms_with_actions(ctx.user_id, ctx.since_position("events"), ctx.now.position("events"))
-        rooms += [r for r in changed & joined if r not in response["rooms"]["join"]]
-    if not rooms:
-        return
-    per_thread = bool(ctx.filter.room.timeline.unread_thread_notifications)
-    all_counts = counts.unread_counts(ctx.user_id, rooms, ctx.now.position("events"))
-    for room_id in rooms:
-        room, threads = counts.room_json(all_counts[room_id], per_thread=per_thread)
-        entry = response["rooms"]["join"].get(room_id) or ctx.room_entry(room_id)
-        entry["unread_notifications"] = room
-        if per_thread and (threads or "unread_thread_notifications" in entry):
-            entry["unread_thread_notifications"] = threads
+        rooms += sorted(changed & joined)
+    _fill_counts(ctx, response, rooms)
+
+
+def fill_late_rooms(ctx: sections.SyncContext, response: dict[str, Any]) -> None:
+    """The counts of joined rooms that sections running after `fill_unread_counts` added (a room whose
+    only news is someone typing still shows its real counts, not the template's zeros)."""
+    joined = set(ctx.joined_rooms)
+    _fill_counts(ctx, response, [r for r in response["rooms"]["join"] if r in joined])
+
+
+def _register_late_section(requester, params) -> None:
+    # Sections run in registration order, and apps register theirs from `ready()` in app-name order.
+    # Registered for the first time at the first /sync request, this one runs after every section of
+    # every app (re-registering an existing name keeps its place).
+    sections.register("unread_notifications_late", fill_late_rooms)
 
 
 sections.register("push_rules", fill_push_rules)
+sections.register_request_hook("unread_notifications_late", _register_late_section)

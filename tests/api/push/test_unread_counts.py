@@ -172,3 +172,15 @@ def test_ignored_users_never_notify(alice, bob, mx, group):
     msg(alice, group, **{"m.mentions": {"user_ids": [bob.user_id]}})
     msg(mx, group)
     assert counts(sync(bob), group) == c(1)
+
+
+def test_room_shown_only_for_typing_keeps_its_counts(alice, bob, group):
+    msg(alice, group)
+    msg(alice, group)
+    since = sync(bob)["next_batch"]
+    resp = alice.put(f"{API}/rooms/{group}/typing/{alice.user_id}", {"typing": True, "timeout": 30000})
+    assert resp.status_code == 200, resp.json_body
+    body = sync(bob, since, timeout=5000)
+    entry = body["rooms"]["join"][group]
+    assert [e["type"] for e in entry["ephemeral"]["events"]] == ["m.typing"]
+    assert entry["unread_notifications"] == c(2)

@@ -95,10 +95,27 @@ def get_account_data(requester, user_id: str, data_type: str, room_id: str | Non
     return content
 
 
+REPLICATION_WRITE_PATH = "/account_data/write"
+
+
 def write_server_account_data(user_id: str, room_id: str | None, data_type: str, content: dict[str, Any]) -> int:
     """For the server's own writes of the types clients may not set (`m.fully_read` from /read_markers,
-    `m.push_rules`): stored and streamed like any account data. Returns the stream position."""
-    return stores.put(user_id, room_id, data_type, content)
+    `m.push_rules`): stored and streamed like any account data. Returns the stream position. On an
+    instance that does not write the `account_data` stream, the write goes to its writer (internal
+    replication HTTP) and this returns once this instance can read it."""
+    from hsproject import instance
+
+    if instance.writes(stores.STREAM):
+        return stores.put(user_id, room_id, data_type, content)
+    from apps.streams.replication_http import call_instance, wait_for_position
+
+    answer = call_instance(instance.writers_of(stores.STREAM)[0], REPLICATION_WRITE_PATH,
+                           {"user_id": user_id, "room_id": room_id, "type": data_type, "content": content})
+    position = answer.get("position")
+    if not isinstance(position, int) or isinstance(position, bool):
+        raise MatrixError(Codes.UNKNOWN, "The account data writer gave no position", 502)
+    wait_for_position(stores.STREAM, position)
+    return position
 
 
 def ignored_users(user_id: str) -> frozenset[str]:

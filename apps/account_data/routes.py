@@ -2,7 +2,7 @@
 the `account_data` stream (`stream_writers.account_data`)."""
 from hsproject.routing import CLIENT_ALL, Route
 
-from . import views
+from . import views, views_replication
 
 _USER = "(?P<user_id>[^/]+)"
 _ROOM = "(?P<room_id>[^/]+)"
@@ -17,4 +17,10 @@ ROUTES: list = [
           balance="user"),
     Route(f"^/_matrix/client/{CLIENT_ALL}/user/{_USER}/rooms/{_ROOM}/tags/(?P<tag>[^/]+)$",
           PUT=views.SetRoomTagView, DELETE=views.DeleteRoomTagView, writes="account_data", balance="user"),
+]
+
+# Internal: the server's own account data writes from another instance (never routed by the proxy).
+ROUTES += [
+    Route("^/_hs/replication/account_data/write$", POST=views_replication.WriteAccountDataView,
+          serves="replication", writes="account_data"),
 ]

@@ -92,12 +92,15 @@ def _host(cfg, listener) -> str:
     return "127.0.0.1" if addr in ANY_ADDRESS else addr
 
 
-def process_of(cfg) -> Process:
-    """The proxy's view of one process: where it listens and what traffic it takes."""
+def process_of(cfg) -> Process | None:
+    """The proxy's view of one process: where it listens and what traffic it takes (None for a process
+    with no listener at all, a Celery worker's identity file)."""
     topo = cfg.workers
     if topo.worker_app in MAIN_APPS:
         listener = _public_listener(cfg.listeners, "the main process (listeners)")
         return Process("main", _host(cfg, listener), listener.port, ("main",))
+    if not topo.worker_listeners:
+        return None
     listener = _public_listener(topo.worker_listeners, f"worker {topo.instance_name!r} (worker_listeners)")
     serves = topo.worker_serves
     if not serves:
@@ -114,7 +117,7 @@ def build_plan(configs: list, routes) -> ProxyPlan:
     """`configs`: the main process's configuration first, then each worker's (HomeserverConfig)."""
     if not configs or configs[0].workers.worker_app not in MAIN_APPS:
         raise ProxyPlanError("the first configuration must be the main process's (the shared file alone)")
-    processes = [process_of(c) for c in configs]
+    processes = [p for p in (process_of(c) for c in configs) if p is not None]
     names = [p.name for p in processes]
     for n in names:
         if names.count(n) > 1:

@@ -64,3 +64,47 @@ def test_celery_unit_consumes_one_queue():
 
     for queue in QUEUE_NAMES:
         assert (DEPLOY / "examples" / "workers" / f"celery_{queue}.yaml").exists()
+
+
+def test_procfile_binds_match_the_examples(tmp_path):
+    """deploy/Procfile runs each example process with the binds its configuration declares."""
+    lines = [l for l in (DEPLOY / "Procfile").read_text().splitlines() if l and not l.startswith("#")]
+    procs = dict(l.split(": ", 1) for l in lines)
+    assert {p.stem for p in WORKERS if not p.stem.startswith("celery_")} | {"main"} <= set(procs)
+    for name, cmd in procs.items():
+        bound = {int(p) for p in re.findall(r"-b 127\.0\.0\.1:(\d+)", cmd)}
+        if name == "main":
+            cfg = load_from_files(str(SHARED), None, data_dir=str(tmp_path))
+            assert bound == {l.port for l in cfg.listeners if l.type == "http"}
+        elif "gunicorn" in cmd:
+            worker = DEPLOY / "examples" / "workers" / f"{name}.yaml"
+            assert f"HS_WORKER_CONFIG=deploy/examples/workers/{name}.yaml" in cmd
+            cfg = load_from_files(str(SHARED), str(worker), data_dir=str(tmp_path))
+            assert bound == {l.port for l in cfg.workers.worker_listeners}
+
+
+def test_compose_file_runs_every_example_process():
+    import yaml
+
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {p.stem for p in WORKERS} - {"celery_background"} <= set(services) | {"celery_background"}
+    for name, service in services.items():
+        env = service.get("environment") or {}
+        if isinstance(env, dict) and "HS_WORKER_CONFIG" in env:
+            assert (DEPLOY / "examples" / "workers" / Path(env["HS_WORKER_CONFIG"]).name).exists(), name
+
+
+def test_proxy_config_of_the_examples(monkeypatch):
+    """The example topology (Celery identity files included) gives a proxy configuration."""
+    import io
+
+    from django.core.management import call_command
+
+    monkeypatch.setenv("HS_CONFIG", str(SHARED))
+    out = io.StringIO()
+    call_command("generate_proxy_config", "--format", "nginx", "--worker-config",
+                 str(DEPLOY / "examples" / "workers" / "*.yaml"), stdout=out)
+    text = out.getvalue()
+    assert "upstream hs_writer_typing" in text and "127.0.0.1:8084" in text
+    assert "upstream hs_media" in text and "127.0.0.1:8085" in text

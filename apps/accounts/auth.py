@@ -26,6 +26,8 @@ class Requester:
     is_guest: bool
     # The application service making the request with its as_token (apps.appservice.auth), else None.
     app_service: Any = None
+    # Its `?ts=` on PUT /send and PUT /state ("Timestamp massaging"): the origin_server_ts of the event.
+    origin_server_ts: int | None = None
 
     @property
     def user_id(self) -> str:

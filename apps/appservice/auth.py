@@ -5,8 +5,11 @@ The token alone acts as the service's sender (`@sender_localpart:server`, create
 `?user_id=` it acts as that user, who must be in one of the service's users namespaces (exclusive or
 not) and must exist: 403 M_FORBIDDEN otherwise. With `?device_id=` (spec v1.17, "device masquerading",
 MSC3202) it acts with that device of the user, which must exist: 400 M_UNKNOWN_DEVICE otherwise.
+With `?ts=` on PUT /send and PUT /state, the event gets that origin_server_ts ("Timestamp massaging").
 """
 from __future__ import annotations
+
+import re
 
 from django.http import HttpRequest
 
@@ -48,4 +51,22 @@ def requester_for_as_token(token: str, request: HttpRequest | None):
         device = Device.objects.filter(user=user, device_id=device_id).first()
         if device is None:
             raise MatrixError(Codes.UNKNOWN_DEVICE, "Unknown device for this user", 400)
-    return Requester(user=user, device=device, access_token=None, is_guest=False, app_service=service)
+    return Requester(user=user, device=device, access_token=None, is_guest=False, app_service=service,
+                     origin_server_ts=_massaged_ts(request))
+
+
+# Spec (application-service API, "Timestamp massaging"): `ts` is only valid on these two endpoints; a value
+# that is no valid origin_server_ts is a bad request.
+_TS_ENDPOINTS = re.compile(r"^/_matrix/client/[^/]+/rooms/[^/]+/(send|state)/")
+_MAX_TS = 2 ** 53 - 1
+
+
+def _massaged_ts(request: HttpRequest | None) -> int | None:
+    if request is None or request.method != "PUT" or "ts" not in request.GET:
+        return None
+    if not _TS_ENDPOINTS.match(request.path):
+        return None
+    raw = request.GET["ts"]
+    if not raw.isdigit() or int(raw) > _MAX_TS:
+        raise MatrixError(Codes.INVALID_PARAM, "ts must be a timestamp in milliseconds", 400)
+    return int(raw)

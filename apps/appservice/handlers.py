@@ -146,6 +146,17 @@ def set_room_listed(requester, network_id: str, room_id: str, visibility: object
     stores.set_room_listed(service.id, network_id, room_id, visibility == "public")
 
 
+def listed_rooms(third_party_instance_id: str | None) -> list[str]:
+    """The rooms services published for one network, named as Synapse names it: "<appservice id>|<network
+    id>" (None: every service's every network, for publicRooms' include_all_networks)."""
+    if third_party_instance_id is None:
+        return stores.listed_rooms(None)
+    service_id, sep, network_id = third_party_instance_id.partition("|")
+    if not sep or registry.by_id(service_id) is None:
+        return []
+    return stores.listed_rooms(service_id, network_id)
+
+
 # --- queries for unknown entities ----------------------------------------------------------------------------
 
 def query_alias(alias: str) -> bool:

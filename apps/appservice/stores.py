@@ -98,8 +98,10 @@ def set_room_listed(appservice_id: str, network_id: str, room_id: str, listed: b
                                              room_id=room_id).delete()
 
 
-def listed_rooms(appservice_id: str, network_id: str | None = None) -> list[str]:
-    qs = AppServiceRoomListing.objects.filter(appservice_id=appservice_id)
+def listed_rooms(appservice_id: str | None, network_id: str | None = None) -> list[str]:
+    qs = AppServiceRoomListing.objects.all()
+    if appservice_id is not None:
+        qs = qs.filter(appservice_id=appservice_id)
     if network_id is not None:
         qs = qs.filter(network_id=network_id)
-    return list(qs.order_by("room_id").values_list("room_id", flat=True))
+    return list(qs.order_by("room_id").values_list("room_id", flat=True).distinct())

@@ -127,7 +127,7 @@ def set_alias(requester, alias_str: str, room_id: str) -> None:
         raise MatrixError(Codes.INVALID_PARAM, f"Invalid room ID: {room_id!r}", 400)
     if stores.get_room(room_id) is None:
         raise MatrixError(Codes.NOT_FOUND, "Unknown room", 404)
-    _check_alias_namespace(requester, str(alias))
+    check_alias_namespace(requester, str(alias))
     if not _is_server_admin(requester):
         membership = stores.membership_of(room_id, requester.user_id)
         if membership is None or membership[0] != "join":
@@ -136,7 +136,7 @@ def set_alias(requester, alias_str: str, room_id: str) -> None:
         raise MatrixError(Codes.UNKNOWN, f"Room alias {alias} already exists", 409)
 
 
-def _check_alias_namespace(requester, alias: str) -> None:
+def check_alias_namespace(requester, alias: str) -> None:
     """Application-service API, "Server admin style permissions": an alias in a service's exclusive
     namespace is only the service's to create, and a service creates aliases only in its namespaces."""
     from apps.appservice import registry

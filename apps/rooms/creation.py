@@ -49,13 +49,13 @@ def _refs(ids: list[str], rv: RoomVersion, events: dict[str, Event]) -> list:
 
 def build_event(*, rv: RoomVersion, room_id: str | None, sender: str, event_dict: dict[str, Any],
                 prev_ids: list[str], depth: int, context: EventContext, txn_id: str | None = None,
-                device_id: str | None = None) -> Event:
+                device_id: str | None = None, origin_server_ts: int | None = None) -> Event:
     """The signed event for `event_dict` (`type`, `content`, optional `state_key`)."""
     pdu: dict[str, Any] = {
         "type": event_dict["type"],
         "content": event_dict.get("content", {}),
         "sender": sender,
-        "origin_server_ts": _now_ms(),
+        "origin_server_ts": origin_server_ts if origin_server_ts is not None else _now_ms(),
         "depth": depth,
         "prev_events": [],
         "auth_events": [],
@@ -118,6 +118,8 @@ def create_local_event(requester: Any, room_id: str | None, event_dict: dict[str
         depth = min(max(d for _, d in extremities) + 1, MAX_DEPTH)
         context = pipeline.context_after(room_id, rv, prev_ids, local=True)
     event = build_event(rv=rv, room_id=room_id, sender=sender, event_dict=event_dict, prev_ids=prev_ids,
-                        depth=depth, context=context, txn_id=txn_id if device_id else None, device_id=device_id)
+                        depth=depth, context=context, txn_id=txn_id if device_id else None, device_id=device_id,
+                        # An application service's `?ts=` (application-service API, "Timestamp massaging").
+                        origin_server_ts=getattr(requester, "origin_server_ts", None))
     position = pipeline.process_local_event(event, context)
     return event, position

@@ -136,12 +136,21 @@ def public_rooms(*, limit: int | None = None, since: str | None = None, server: 
         raise MatrixError(Codes.BAD_JSON, "room_types must be a list of strings or nulls", 400)
     direction, key = _decode_token(since) if since is not None else ("f", None)
 
-    if third_party_instance_id is not None:
-        # No application service publishes third-party networks here: that network has no rooms.
-        return {"chunk": [], "total_room_count_estimate": 0}
+    from apps.appservice.handlers import listed_rooms
 
-    counts = directory_store.published_rooms_with_members()
-    states = directory_store.published_rooms_state() if counts else {}
+    if third_party_instance_id is not None:
+        # One application service's list for one network (PUT /directory/list/appservice/...).
+        listed = listed_rooms(third_party_instance_id)
+        counts = directory_store.published_rooms_with_members(listed) if listed else {}
+        states = directory_store.published_rooms_state(listed) if counts else {}
+    else:
+        counts = directory_store.published_rooms_with_members()
+        states = directory_store.published_rooms_state() if counts else {}
+        listed = listed_rooms(None) if include_all_networks else []
+        extra = [r for r in listed if r not in counts]
+        if extra:
+            counts.update(directory_store.published_rooms_with_members(extra))
+            states.update(directory_store.published_rooms_state(extra))
     entries = [_chunk(room_id, n, states.get(room_id, {})) for room_id, n in counts.items()]
     entries = [e for e in entries if _listed(e) and _matches(e, search_term, room_types)]
     entries.sort(key=lambda e: (-e["num_joined_members"], e["room_id"]))

@@ -70,18 +70,21 @@ def set_published(room_id: str, published: bool) -> None:
     Room.objects.filter(room_id=room_id).update(is_public=published)
 
 
-def published_rooms_with_members() -> dict[str, int]:
-    """room_id -> joined members (local view) of every published room with at least one member."""
-    rows = (RoomMembership.objects.filter(room__is_public=True, membership="join")
+def published_rooms_with_members(room_ids: Iterable[str] | None = None) -> dict[str, int]:
+    """room_id -> joined members (local view) of every published room with at least one member (or of
+    `room_ids`, an application service's list for one network)."""
+    rooms = {"room__is_public": True} if room_ids is None else {"room_id__in": list(room_ids)}
+    rows = (RoomMembership.objects.filter(membership="join", **rooms)
             .values("room_id").annotate(n=Count("id")).values_list("room_id", "n"))
     return dict(rows)
 
 
-def published_rooms_state() -> dict[str, dict[str, dict]]:
+def published_rooms_state(room_ids: Iterable[str] | None = None) -> dict[str, dict[str, dict]]:
     """room_id -> {event type -> content} of the `DIRECTORY_STATE_TYPES` current state of every
-    published room, in one query (a join of current state and events)."""
-    event_ids = CurrentState.objects.filter(room__is_public=True, state_key="",
-                                            type__in=DIRECTORY_STATE_TYPES).values("event_id")
+    published room (or of `room_ids`), in one query (a join of current state and events)."""
+    rooms = {"room__is_public": True} if room_ids is None else {"room_id__in": list(room_ids)}
+    event_ids = CurrentState.objects.filter(state_key="", type__in=DIRECTORY_STATE_TYPES,
+                                            **rooms).values("event_id")
     out: dict[str, dict[str, dict]] = {}
     for room_id, etype, raw in EventRow.objects.filter(event_id__in=event_ids).values_list("room_id", "type", "json"):
         content = json.loads(raw).get("content")

@@ -186,6 +186,7 @@ def create_room(requester, *, visibility: str = "private", preset_name: str | No
         room_alias = aliases.local_alias_for_localpart(room_alias_name)
         if directory_store.alias_room_id(room_alias) is not None:
             raise MatrixError(aliases.ROOM_IN_USE, f"Room alias {room_alias} already taken", 400)
+        aliases.check_alias_namespace(requester, room_alias)  # M_EXCLUSIVE (application services)
 
     with transaction.atomic():
         create_event, _ = create_local_event(requester, None, {"type": "m.room.create", "state_key": "",

@@ -132,3 +132,30 @@ def test_rate_limits_follow_the_registration(mx, alice, settings, tmp_path, rate
     statuses = [mx.put(f"{API}/rooms/{room}/send/m.room.message/r{i}{q}", {"msgtype": "m.text", "body": "x"},
                        token=AS_TOKEN).status_code for i in range(4)]
     assert statuses == ([200, 200, 429, 429] if rate_limited else [200, 200, 200, 200])
+
+
+def test_timestamp_massaging(mx, alice, service):
+    assert as_register(mx, "_bridge_ts", inhibit_login=True).status_code == 200
+    room = alice.post(f"{API}/createRoom", {"preset": "public_chat", "power_level_content_override": {
+        "users": {"@_bridge_ts:test.local": 50}}}).json_body["room_id"]
+    q = "?user_id=@_bridge_ts:test.local"
+    assert mx.post(f"{API}/join/{room}{q}&ts=1000", {}, token=AS_TOKEN).status_code == 200
+    sent = mx.put(f"{API}/rooms/{room}/send/m.room.message/ts1{q}&ts=1234567890123", {"msgtype": "m.text",
+                                                                                      "body": "then"}, token=AS_TOKEN)
+    assert sent.status_code == 200, sent.json_body
+    state = mx.put(f"{API}/rooms/{room}/state/org.example.bridge/k{q}&ts=1234567890999", {"x": 1}, token=AS_TOKEN)
+    assert state.status_code == 200, state.json_body
+
+    def ts_of(event_id):
+        return alice.get(f"{API}/rooms/{room}/event/{event_id}").json_body["origin_server_ts"]
+
+    assert ts_of(sent.json_body["event_id"]) == 1234567890123
+    assert ts_of(state.json_body["event_id"]) == 1234567890999
+    # Only on send and state: the join above kept the server's time.
+    members = alice.get(f"{API}/rooms/{room}/state/m.room.member/@_bridge_ts:test.local?format=event").json_body
+    assert members["origin_server_ts"] > 1_600_000_000_000
+    assert_error(mx.put(f"{API}/rooms/{room}/send/m.room.message/ts2{q}&ts=yesterday", {"body": "x"},
+                        token=AS_TOKEN), 400, "M_INVALID_PARAM")
+    # An ordinary user's ts is not honoured.
+    plain = alice.put(f"{API}/rooms/{room}/send/m.room.message/ts3?ts=5", {"msgtype": "m.text", "body": "now"})
+    assert ts_of(plain.json_body["event_id"]) > 1_600_000_000_000

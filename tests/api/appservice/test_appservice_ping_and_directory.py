@@ -75,3 +75,22 @@ def test_appservice_room_directory(mx, alice, service):
     assert_error(mx.put(path, {}, token=AS_TOKEN), 400, "M_MISSING_PARAM")
     assert_error(mx.put("/_matrix/client/v3/directory/list/appservice/irc/!nope:test.local",
                         {"visibility": "public"}, token=AS_TOKEN), 404, "M_NOT_FOUND")
+
+
+def test_published_network_lists_in_public_rooms(mx, alice, service):
+    listed = alice.post("/_matrix/client/v3/createRoom", {"preset": "public_chat"}).json_body["room_id"]
+    public = alice.post("/_matrix/client/v3/createRoom", {"preset": "public_chat", "visibility": "public"}
+                        ).json_body["room_id"]
+    assert mx.put(f"/_matrix/client/v3/directory/list/appservice/irc/{listed}", {"visibility": "public"},
+                  token=AS_TOKEN).status_code == 200
+
+    def ids(body):
+        resp = alice.post("/_matrix/client/v3/publicRooms", body)
+        assert resp.status_code == 200, resp.json_body
+        return {r["room_id"] for r in resp.json_body["chunk"]}
+
+    assert ids({}) == {public}
+    assert ids({"third_party_instance_id": "bridge|irc"}) == {listed}
+    assert ids({"third_party_instance_id": "bridge|matrix"}) == set()
+    assert ids({"third_party_instance_id": "nosuch|irc"}) == set()
+    assert ids({"include_all_networks": True}) == {public, listed}

@@ -105,6 +105,10 @@ def test_exclusive_alias_namespace_is_the_services(mx, alice, service):
     outside = mx.put(f"{API}/directory/room/%23elsewhere:test.local?user_id={ivy}", {"room_id": room},
                      token=AS_TOKEN)
     assert outside.status_code == 400 and outside.json_body["errcode"] == "M_EXCLUSIVE"
+    created = alice.post(f"{API}/createRoom", {"room_alias_name": "_bridge_other"})
+    assert created.status_code == 400 and created.json_body["errcode"] == "M_EXCLUSIVE"
+    by_service = mx.post(f"{API}/createRoom?user_id={ivy}", {"room_alias_name": "_bridge_other"}, token=AS_TOKEN)
+    assert by_service.status_code == 200, by_service.json_body
 
 
 def _time_passes() -> None:

@@ -12,17 +12,21 @@ original not itself an edit, and (unless encrypted) an object `m.new_content`. T
 the greatest (`origin_server_ts`, `event_id`). The thread's `latest_event` is the newest child the user
 may see (history visibility), carrying its own aggregations (edits, references) in turn.
 
+Children sent by users the user ignores (account data `m.ignored_user_list`) are not aggregated:
+no reference, no edit, not counted in a thread nor its latest event (spec: "Ignoring users").
+
 Cost per page of events, whatever its size: one query for the page's thread, replacement and
-reference rows (all a page without relations costs), then, when there are any: the user's participation (only when there are threads), the events to embed, history
-visibility of the latest thread events, then the same for those latest events (without threads,
-which cannot nest).
+reference rows (all a page without relations costs), then, when there are any: the user's ignored
+users (and two queries to recount threads when there are some), the user's participation (only when
+there are threads), the events to embed, history visibility of the latest thread events, then the
+same for those latest events (without threads, which cannot nest).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from django.db.models import Value
+from django.db.models import Count, Max, Value
 from apps.rooms import serialize, stores
 from apps.rooms.events import Event
 from apps.rooms.visibility import filter_events_for_user
@@ -55,8 +59,19 @@ def _valid_replacement(original: Event, edit: Event) -> bool:
     return edit.type == "m.room.encrypted" or isinstance(edit.content.get("m.new_content"), dict)
 
 
-def bundle(events: Sequence[Event], user_id: str | None, *, threads: bool = True) -> dict[str, dict[str, Any]]:
-    """event_id -> {rel_type: aggregation} for the events of `events` that have any."""
+def ignored_by(user_id: str | None) -> frozenset[str]:
+    """The users `user_id` ignores (account data `m.ignored_user_list`)."""
+    if user_id is None:
+        return frozenset()
+    from apps.account_data.stores import ignored_users
+
+    return ignored_users(user_id)
+
+
+def bundle(events: Sequence[Event], user_id: str | None, *, threads: bool = True,
+           ignored: frozenset[str] | None = None) -> dict[str, dict[str, Any]]:
+    """event_id -> {rel_type: aggregation} for the events of `events` that have any. Children sent by
+    users the user ignores are left out (spec: "Ignoring users"); `ignored` is read when first needed."""
     parents = {e.event_id: e for e in events if not e.is_state()}
     if not parents:
         return {}
@@ -71,11 +86,16 @@ def bundle(events: Sequence[Event], user_id: str | None, *, threads: bool = True
         rows = rows.union(ThreadRoot.objects.filter(root_event_id__in=ids).values_list(
             Value(THREAD), "root_event_id", "room_id", "latest_event_id", "root_sender", Value(""), Value(0),
             "latest_stream_ordering", "count"), all=True)
+    rows = sorted(rows, key=lambda r: r[7])
+    if not rows:
+        return out
+    if ignored is None:
+        ignored = ignored_by(user_id)
     roots: dict[str, _Thread] = {}
     edits: dict[str, list[tuple[int, str]]] = {}
-    for rel_type, parent_id, room_id, event_id, sender, etype, ts, _, count in sorted(rows, key=lambda r: r[7]):
+    for rel_type, parent_id, room_id, event_id, sender, etype, ts, _, count in rows:
         parent = parents[parent_id]
-        if room_id != parent.room_id:
+        if room_id != parent.room_id or (rel_type != THREAD and sender in ignored):
             continue
         if rel_type == THREAD:
             roots[parent_id] = _Thread(root_sender=sender, latest_event_id=event_id, count=count)
@@ -87,6 +107,8 @@ def bundle(events: Sequence[Event], user_id: str | None, *, threads: bool = True
         elif sender == parent.sender and etype == parent.type and "redacted_because" not in parent.unsigned:
             edits.setdefault(parent_id, []).append((ts, event_id))
     candidates = {p: [eid for _, eid in sorted(c, reverse=True)[:_REPLACE_CANDIDATES]] for p, c in edits.items()}
+    if roots and ignored:
+        roots = _without_ignored(roots, ignored)
 
     participated: set[str] = set()
     if roots and user_id is not None:
@@ -106,8 +128,8 @@ def bundle(events: Sequence[Event], user_id: str | None, *, threads: bool = True
                 break
 
     if roots:
-        latest = _visible_latest(user_id, roots, loaded)
-        nested = bundle(list(latest.values()), user_id, threads=False)
+        latest = _visible_latest(user_id, roots, loaded, ignored)
+        nested = bundle(list(latest.values()), user_id, threads=False, ignored=ignored)
         for root_id, row in roots.items():
             ev = latest.get(root_id)
             if ev is None:
@@ -119,7 +141,22 @@ def bundle(events: Sequence[Event], user_id: str | None, *, threads: bool = True
     return out
 
 
-def _visible_latest(user_id: str | None, roots: dict[str, _Thread], loaded: dict[str, Event]) -> dict[str, Event]:
+def _without_ignored(roots: dict[str, _Thread], ignored: frozenset[str]) -> dict[str, _Thread]:
+    """The threads' counts and latest events recomputed without the children of ignored users (only
+    for a user who ignores someone: two queries)."""
+    per_root = (EventRelation.objects.filter(relates_to_id__in=list(roots), rel_type=THREAD)
+                .exclude(sender__in=list(ignored)).values("relates_to_id")
+                .annotate(n=Count("event_id"), last=Max("stream_ordering")))
+    per_root = {r["relates_to_id"]: (r["n"], r["last"]) for r in per_root}
+    latest = dict(EventRelation.objects.filter(stream_ordering__in=[last for _, last in per_root.values()])
+                  .values_list("stream_ordering", "event_id"))
+    return {root: _Thread(root_sender=row.root_sender, latest_event_id=latest[per_root[root][1]],
+                          count=per_root[root][0])
+            for root, row in roots.items() if root in per_root and per_root[root][1] in latest}
+
+
+def _visible_latest(user_id: str | None, roots: dict[str, _Thread], loaded: dict[str, Event],
+                    ignored: frozenset[str] = frozenset()) -> dict[str, Event]:
     """root -> the newest thread event the user may see."""
     latest = {r: loaded[row.latest_event_id] for r, row in roots.items() if row.latest_event_id in loaded}
     if user_id is None:
@@ -128,7 +165,7 @@ def _visible_latest(user_id: str | None, roots: dict[str, _Thread], loaded: dict
     for root_id in [r for r, e in latest.items() if e.event_id not in seen]:
         # Rare: the newest child is hidden from the user (e.g. they left before it): the newest they may see.
         ids = list(EventRelation.objects.filter(relates_to_id=root_id, rel_type=THREAD)
-                   .order_by("-stream_ordering").values_list("event_id", flat=True)[:_THREAD_FALLBACK_SCAN])
+                   .exclude(sender__in=list(ignored)).order_by("-stream_ordering").values_list("event_id", flat=True)[:_THREAD_FALLBACK_SCAN])
         found = stores.get_events(ids)
         visible = filter_events_for_user(user_id, [found[i] for i in ids if i in found])
         if visible:

@@ -6,14 +6,14 @@
 /relations: the parent must be an event of the room the user may see (history visibility), else
 404 M_NOT_FOUND for a missing and a hidden event alike. Children are the index's rows
 (`models.EventRelation`), in the room's topological order (depth, stream ordering), newest first
-unless `dir=f`; those the user may not see are skipped. Tokens are the room's pagination tokens
+unless `dir=f`; those the user may not see, and those of users they ignore, are skipped. Tokens are the room's pagination tokens
 (`apps.rooms.pagination.RoomToken`): `t<depth>-<stream>` as handed out here and by /messages, or a
 /sync token. `recurse` follows relationships up to `MAX_RECURSION` levels (the spec asks for at
 least 3) and then answers `recursion_depth`.
 
 /threads: the room's thread roots (`models.ThreadRoot`) by latest activity; the user must be a
 member, a former member, or the room world-readable (else 403 M_FORBIDDEN); roots the user may not
-see are skipped. The token is `th<position>`: threads whose latest event is older than that position.
+see are skipped, and a root sent by an ignored user is served redacted. The token is `th<position>`: threads whose latest event is older than that position.
 
 Both page in at most `MAX_ROUNDS` batches: a page may come back short, never unboundedly expensive.
 """
@@ -29,10 +29,12 @@ from apps.rooms import stores as room_stores
 from apps.rooms.events import Event
 from apps.rooms.pagination import RoomToken
 from apps.rooms.persister import writer_for_room
+from apps.rooms.redaction import prune_event
 from apps.rooms.redactions import apply_redactions
 from apps.rooms.visibility import filter_events_for_user, is_world_readable_now
 
 from . import stores
+from .aggregations import ignored_by
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
@@ -76,6 +78,9 @@ def get_relations(requester, room_id: str, event_id: str, *, rel_type: str | Non
     to = RoomToken.parse(to_token, writer=writer) if to_token is not None else None
     depth = MAX_RECURSION if recurse else 1
     qs = stores.children(room_id, event_id, rel_type=rel_type, event_type=event_type, max_depth=depth)
+    ignored = ignored_by(requester.user_id)
+    if ignored:
+        qs = qs.exclude(sender__in=list(ignored))
     if to is not None:
         qs = qs.filter(to.q_to(direction))
 
@@ -159,6 +164,10 @@ def get_threads(requester, room_id: str, *, include: str = "all", from_token: st
             break
         more = True
         batch = min(batch * 2, 1000)
+    ignored = ignored_by(requester.user_id)
+    # Spec (getThreadRoots): a root sent by an ignored user is served redacted, as a client that
+    # aggregates threads locally would show it.
+    chunk = [prune_event(e) if e.sender in ignored else e for e in chunk]
     result: dict[str, Any] = {"chunk": serialize_page(requester, chunk)}
     if more and before is not None:
         result["next_batch"] = f"th{before}"

@@ -65,12 +65,12 @@ def _on_persisting(persisted: PersistedEvent) -> None:
         return
     if rel_type == THREAD and EventRelation.objects.filter(event_id=parent_id).exists():
         return
-    _, created = EventRelation.objects.get_or_create(
-        event_id=event.event_id,
-        defaults={"relates_to_id": parent_id, "rel_type": rel_type, "room_id": event.room_id,
-                  "sender": event.sender, "type": event.type, "depth": event.depth,
-                  "stream_ordering": persisted.stream_ordering, "origin_server_ts": event.origin_server_ts})
-    if created and rel_type == THREAD:
+    # The persister runs its hooks once per event (an event already stored is not persisted again).
+    EventRelation.objects.create(
+        event_id=event.event_id, relates_to_id=parent_id, rel_type=rel_type, room_id=event.room_id,
+        sender=event.sender, type=event.type, depth=event.depth, stream_ordering=persisted.stream_ordering,
+        origin_server_ts=event.origin_server_ts)
+    if rel_type == THREAD:
         _count_thread_event(event, parent_id, persisted.stream_ordering)
 
 

@@ -53,7 +53,7 @@ def _on_persisting(persisted: PersistedEvent) -> None:
     found = searchable(event)
     if found is None:
         return
-    SearchEntry.objects.get_or_create(event_id=event.event_id, defaults={
-        "room_id": event.room_id, "key": found[0], "value": found[1], "sender": event.sender,
-        "type": event.type, "stream_ordering": persisted.stream_ordering,
-        "origin_server_ts": event.origin_server_ts})
+    # The persister runs its hooks once per event (an event already stored is not persisted again).
+    SearchEntry.objects.create(
+        event_id=event.event_id, room_id=event.room_id, key=found[0], value=found[1], sender=event.sender,
+        type=event.type, stream_ordering=persisted.stream_ordering, origin_server_ts=event.origin_server_ts)

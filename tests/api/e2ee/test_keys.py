@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import assert_error
+from tests.conftest import TIER, assert_error
 
 from tests.api.e2ee.helpers import (API, claim, login, new_key, one_time_keys, query, resign, setup_device,
                                     signed_device_keys, upload)
@@ -223,3 +223,38 @@ def test_nul_characters_are_refused(alice):
                  400, "M_BAD_JSON")
     assert_error(alice.post(f"{API}/keys/claim", {"one_time_keys": {alice.user_id: {"D\u0000": "x"}}}),
                  400, "M_BAD_JSON")
+
+
+@pytest.mark.skipif(TIER != "services", reason="concurrent writers need PostgreSQL (SQLite locks the table)")
+def test_concurrent_claims_never_hand_out_a_key_twice(alice, bob):
+    import threading
+
+    from django.db import connection
+
+    from tests.conftest import MatrixClient
+
+    setup_device(bob, n_otks=12)
+    wanted = {"one_time_keys": {bob.user_id: {bob.device_id: "signed_curve25519"}}}
+    got: list[str] = []
+    errors: list = []
+
+    def claimer():
+        c = MatrixClient()
+        c.token, c.user_id = alice.token, alice.user_id
+        try:
+            for _ in range(5):
+                resp = c.post(f"{API}/keys/claim", wanted)
+                assert resp.status_code == 200, resp.json_body
+                got.extend(resp.json_body["one_time_keys"].get(bob.user_id, {}).get(bob.device_id, {}))
+        except BaseException as e:  # noqa: BLE001 - reported by the test
+            errors.append(e)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claimer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    assert len(got) == 12 and len(set(got)) == 12

@@ -2,7 +2,7 @@
 
 Searched: the rooms the user is or was in (joined, left, banned; not forgotten), narrowed by the
 request's RoomEventFilter; of them, only events the user may see (`apps.rooms.visibility`: nothing
-said after they left, history visibility at each event) and not redacted. Matching is on whole
+said after they left, history visibility at each event), not redacted, not sent by a user they ignore. Matching is on whole
 words of the search term as prefixes, all of them required (PostgreSQL full text with english
 stemming, or LIKE on SQLite; see `stores`).
 
@@ -36,6 +36,13 @@ from apps.rooms.visibility import filter_events_for_user
 
 from . import stores
 from .index import KEYS
+
+
+def ignored_by(user_id: str) -> frozenset[str]:
+    """The users `user_id` ignores (account data `m.ignored_user_list`)."""
+    from apps.account_data.stores import ignored_users
+
+    return ignored_users(user_id)
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
@@ -179,7 +186,9 @@ def _room_events(requester, c: Criteria, next_batch: str | None) -> dict[str, An
     if not words or not rooms:
         return empty
 
-    qs = stores.matching(rooms, c.keys, words, senders=senders, not_senders=filt.not_senders,
+    # Events of ignored users are left out as everywhere else they would be served ("Ignoring users").
+    ignored = ignored_by(user_id)
+    qs = stores.matching(rooms, c.keys, words, senders=senders, not_senders=(*filt.not_senders, *ignored),
                          types=filt.exact_types, not_types=filt.exact_not_types)
     count = qs.count()
     limit = min(filt.limit if filt.limit is not None else DEFAULT_LIMIT, MAX_LIMIT)
@@ -222,7 +231,7 @@ def _room_events(requester, c: Criteria, next_batch: str | None) -> dict[str, An
     for e, (_, rank) in zip(events, picked):
         item: dict[str, Any] = {"rank": rank, "result": ser(e)}
         if c.context is not None:
-            item["context"] = _context(requester, e, c.context, ser)
+            item["context"] = _context(requester, e, c.context, ser, ignored)
         results.append(item)
 
     out: dict[str, Any] = {"count": count, "results": results, "highlights": sorted(highlights | set(words))}
@@ -253,11 +262,13 @@ def _groups(c: Criteria, events: list[Event], more: bool, position: int | None,
     return groups
 
 
-def _context(requester, event: Event, opts: dict[str, Any], ser) -> dict[str, Any]:
+def _context(requester, event: Event, opts: dict[str, Any], ser, ignored: frozenset[str]) -> dict[str, Any]:
     user_id = requester.user_id
     so = event.internal.stream_ordering or 0
-    before, start, _ = paginate(user_id, event.room_id, "b", RoomToken.before(event.depth, so), opts["before"])
-    after, end, _ = paginate(user_id, event.room_id, "f", RoomToken.after(event.depth, so), opts["after"])
+    before, start, _ = paginate(user_id, event.room_id, "b", RoomToken.before(event.depth, so), opts["before"],
+                                ignored=ignored)
+    after, end, _ = paginate(user_id, event.room_id, "f", RoomToken.after(event.depth, so), opts["after"],
+                             ignored=ignored)
     served = apply_redactions([*before, *after])
     out: dict[str, Any] = {"start": start.to_string(), "end": end.to_string(),
                            "events_before": [ser(e) for e in served[:len(before)]],

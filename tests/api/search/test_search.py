@@ -177,3 +177,17 @@ def test_search_query_count_does_not_grow_with_results(alice, django_assert_max_
     with django_assert_max_num_queries(20):
         res = search(alice, {"search_term": "apple", "filter": {"limit": 20}})
     assert len(res["results"]) == 20
+
+
+def test_ignored_users_are_left_out(alice, bob):
+    room_id = create_room(alice, preset="public_chat")
+    assert bob.post(f"{API}/rooms/{room_id}/join", {}).status_code == 200
+    mine = _send(alice, room_id, "tea time")
+    between = _send(bob, room_id, "no words")
+    _send(bob, room_id, "tea for bob")
+    ignored = {"ignored_users": {bob.user_id: {}}}
+    assert alice.put(f"{API}/user/{quote(alice.user_id)}/account_data/m.ignored_user_list", ignored).status_code == 200
+    res = search(alice, {"search_term": "tea", "event_context": {"after_limit": 3}})
+    assert _ids(res) == [mine]
+    assert between not in [e["event_id"] for e in res["results"][0]["context"]["events_after"]]
+    assert len(_ids(search(bob, {"search_term": "tea"}))) == 2

@@ -35,17 +35,13 @@ NOT_YET_IMPLEMENTED: set[str] = {
     # Media: URL previews (url_preview_enabled is not supported yet; unrouted = M_UNRECOGNIZED, as
     # Synapse answers with previews off)
     "client-server/getUrlPreview", "client-server/getUrlPreviewAuthed",
-    # Application services and third-party networks
-    "client-server/getProtocolMetadata", "client-server/getProtocols",
-    "client-server/queryLocationByAlias", "client-server/queryLocationByProtocol",
-    "client-server/queryUserByID", "client-server/queryUserByProtocol",
     # VoIP
     "client-server/getTurnServer",
     # Discovery: support and policy-server well-known files
     "client-server/getWellknownPolicy", "client-server/getWellknownSupport",
     # Federation: queries, public rooms, hierarchy, devices and keys, OpenID, media, policy servers
     "server-server/askPolicyServerToSign", "server-server/claimUserEncryptionKeys",
-    "server-server/exchangeOpenIdToken", "server-server/getContent", "server-server/getContentThumbnail",
+    "server-server/exchangeOpenIdToken",
     "server-server/getSpaceHierarchy", "server-server/getUserDevices", "server-server/queryInfo",
     "server-server/queryUserEncryptionKeys",
 }

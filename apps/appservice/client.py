@@ -77,3 +77,20 @@ def query_user(service: AppServiceRegistration, user_id: str) -> bool:
 
 def query_alias(service: AppServiceRegistration, alias: str) -> bool:
     return _query(service, f"rooms/{quote(alias, safe='')}")
+
+
+def thirdparty_get(service: AppServiceRegistration, path: str, params: dict[str, str] | None = None):
+    """GET {url}/_matrix/app/v1/thirdparty/{path}: the JSON answer on 200, else None (the service has
+    nothing, is down or answered badly: a lookup asks every service and keeps what it gets)."""
+    try:
+        resp = outbound.configured_destination_client().get(_url(service, f"thirdparty/{path}"), params=params or {},
+                                                            headers=_headers(service), timeout=QUERY_TIMEOUT)
+    except httpx.HTTPError as e:
+        logger.info("third-party lookup %s at application service %s failed: %s", path, service.id, e)
+        return None
+    if resp.status_code != 200:
+        return None
+    try:
+        return resp.json()
+    except ValueError:
+        return None

@@ -8,4 +8,11 @@ ROUTES: list = [
     Route("^/_matrix/client/v1/appservice/(?P<appservice_id>[^/]+)/ping$", POST=views.PingAppserviceView),
     Route(f"^/_matrix/client/{CLIENT_R0}/directory/list/appservice/(?P<network_id>[^/]+)/(?P<room_id>[^/]+)$",
           PUT=views.UpdateAppserviceRoomDirectoryVisibilityView),
+    Route(f"^/_matrix/client/{CLIENT_R0}/thirdparty/protocols$", GET=views.GetProtocolsView),
+    Route(f"^/_matrix/client/{CLIENT_R0}/thirdparty/protocol/(?P<protocol>[^/]+)$", GET=views.GetProtocolMetadataView),
+    Route(f"^/_matrix/client/{CLIENT_R0}/thirdparty/location/(?P<protocol>[^/]+)$",
+          GET=views.QueryLocationByProtocolView),
+    Route(f"^/_matrix/client/{CLIENT_R0}/thirdparty/user/(?P<protocol>[^/]+)$", GET=views.QueryUserByProtocolView),
+    Route(f"^/_matrix/client/{CLIENT_R0}/thirdparty/location$", GET=views.QueryLocationByAliasView),
+    Route(f"^/_matrix/client/{CLIENT_R0}/thirdparty/user$", GET=views.QueryUserByIDView),
 ]

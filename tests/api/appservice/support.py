@@ -25,6 +25,7 @@ class Seen:
     authorization: str | None
     body: dict | None
     answered: int = 0
+    query: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -35,6 +36,8 @@ class FakeAppService:
     requests: list[Seen] = field(default_factory=list)
     on_query_user: Callable[[str], bool] | None = None
     on_query_alias: Callable[[str], bool] | None = None
+    # Third-party lookups: path (without the query) -> the JSON to answer with (404 when absent).
+    thirdparty: dict = field(default_factory=dict)
     port: int = 0
 
     def __post_init__(self) -> None:
@@ -74,7 +77,8 @@ class FakeAppService:
     async def _handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
         body = json.loads(raw) if raw else None
-        seen = Seen(request.method, request.path, request.headers.get("Authorization"), body)
+        seen = Seen(request.method, request.path, request.headers.get("Authorization"), body,
+                    query=dict(request.query))
         with self._lock:
             self.requests.append(seen)
         if self.delay:
@@ -96,6 +100,9 @@ class FakeAppService:
             ok = await asyncio.to_thread(_with_db, self.on_query_alias, alias)
             seen.answered = 200 if ok else 404
             return web.json_response({} if ok else {"errcode": "M_NOT_FOUND"}, status=seen.answered)
+        if path in self.thirdparty:
+            seen.answered = 200
+            return web.json_response(self.thirdparty[path])
         if path.startswith("/_matrix/app/v1/transactions/") or path == "/_matrix/app/v1/ping":
             seen.answered = 200
             return web.json_response({})

@@ -11,5 +11,8 @@ class TypingConfig(AppConfig):
         from . import streams  # noqa: F401
         from apps.sync import sections
 
-        from .handlers import fill_sync
+        from apps.federation.edus import register_edu_handler
+
+        from .handlers import fill_sync, on_typing_edu
         sections.register("typing", fill_sync)
+        register_edu_handler("m.typing", on_typing_edu)

@@ -97,7 +97,7 @@ def test_refreshing_the_timeout_is_not_news(alice, bob):
 
 def test_typing_stops_by_itself_after_the_timeout_and_wakes_the_long_poll(alice, bob):
     room_id = _shared_room(alice, bob)
-    _typing(alice, room_id, {"typing": True, "timeout": 400})
+    _typing(alice, room_id, {"typing": True, "timeout": 1500})
     body = sync(bob)
     assert _typing_events(body, room_id)[0]["content"]["user_ids"] == [alice.user_id]
     # No request from anyone: the writer's timeout loop moves the stream and the long-poll wakes.
@@ -236,12 +236,14 @@ def test_entries_left_by_a_previous_run_expire_once_the_writer_serves_again(alic
     from apps.typing import stores, timeouts
 
     room_id = _shared_room(alice, bob)
-    _typing(alice, room_id, {"typing": True, "timeout": 300})
-    timeouts.loop().stop()  # the process "restarts": no loop knows of the entry
-    time.sleep(0.4)
+    timeouts.loop().stop()
+    # What a previous run of the writer left: an entry due soon, and no loop that knows of it.
+    stores.set_typing(room_id, alice.user_id, timeouts.now_ms() + 200, timeouts.now_ms())
+    time.sleep(0.3)
+    assert not timeouts.loop().running
     assert RoomTyping.objects.get(room_id=room_id).typing  # still there: nobody expired it
     sync(bob)  # the writer serves again
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10
     while RoomTyping.objects.get(room_id=room_id).typing and time.monotonic() < deadline:
         time.sleep(0.05)
     assert RoomTyping.objects.get(room_id=room_id).typing == {}

@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: run test test-fast test-services migrate clean
+.PHONY: run test test-fast test-services bench migrate clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test-fast: $(STAMP)
 
 test-services: $(STAMP)
 	HS_TEST_TIER=services $(PY) -m pytest
+
+# Benchmarks (bench/, JSON on stdout): each starts its own server on a free loopback port.
+bench: $(STAMP)
+	for b in send fanout initial_sync idle_syncs; do $(PY) bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) data

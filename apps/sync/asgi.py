@@ -22,6 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext
 
+# `ThreadSensitiveContext(executor=...)` is recent in asgiref; without it, Django's own behaviour.
+_EXECUTOR_CONTEXTS = "executor" in inspect.signature(ThreadSensitiveContext.__init__).parameters
+
 # Thread-sensitive work of async endpoints is short (signal receivers, middleware hooks); a few threads
 # keep one slow call from delaying every other request's.
 SHARED_THREADS = 4
@@ -53,7 +56,8 @@ class AsyncRoutesShareThreads:
         return False
 
     async def __call__(self, scope, receive, send):
-        if scope.get("type") == "http" and self.serves_async(scope.get("path", ""), scope.get("method", "GET")):
+        if _EXECUTOR_CONTEXTS and scope.get("type") == "http" \
+                and self.serves_async(scope.get("path", ""), scope.get("method", "GET")):
             with self._next_lock:
                 executor = next(self._next)
             async with ThreadSensitiveContext(executor=executor):

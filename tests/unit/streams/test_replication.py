@@ -162,16 +162,24 @@ def test_resync_catches_up_without_any_later_message(db, make_state, bus, row_lo
 
 def test_catch_up_without_a_fetch_function_says_rows_are_unknown(db, make_state, bus,
                                                                  django_capture_on_commit_callbacks):
-    main, worker_transport = make_state("main"), InProcTransport(bus)
-    worker = make_state("worker1", transport=worker_transport)
-    seen = Recorder()
-    worker.add_listener(seen)
-    bus.paused = True
-    with django_capture_on_commit_callbacks(execute=True):
-        p = write(main, "receipts", [{"room_id": "!r"}])
-    bus.paused = False
-    worker_transport.resync()
-    assert seen.calls == [("receipts", "", p, None)]
+    from apps.streams import registry
+
+    # The receipts app attaches a fetch function; this test is about a stream without one.
+    s = registry.get("receipts")
+    restore = registry._replace_for_tests(registry.Stream(s.name, s.writers_key, None, s.notify_keys))
+    try:
+        main, worker_transport = make_state("main"), InProcTransport(bus)
+        worker = make_state("worker1", transport=worker_transport)
+        seen = Recorder()
+        worker.add_listener(seen)
+        bus.paused = True
+        with django_capture_on_commit_callbacks(execute=True):
+            p = write(main, "receipts", [{"room_id": "!r"}])
+        bus.paused = False
+        worker_transport.resync()
+        assert seen.calls == [("receipts", "", p, None)]
+    finally:
+        restore()
 
 
 def test_a_new_process_starts_from_the_database(db, make_state, django_capture_on_commit_callbacks):

@@ -20,7 +20,7 @@ def fill(ctx: sections.SyncContext, response: dict[str, Any]) -> None:
     if not ctx.stream_moved(stores.STREAM):
         return
     ephemeral = ctx.filter.room.ephemeral
-    if not ephemeral.allows("m.receipt", None):
+    if ephemeral.limit == 0 or not ephemeral.allows("m.receipt", None):
         return
     rooms = [r for r in ctx.joined_rooms if ephemeral.allows_room(r)]
     since = 0 if ctx.initial else ctx.since_position(stores.STREAM)

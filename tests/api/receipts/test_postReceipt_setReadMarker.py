@@ -135,6 +135,8 @@ def test_ephemeral_filter_hides_receipts(alice, bob, room):
     receipt(bob, room, ev)
     assert receipts_in(sync(alice, filter={"room": {"ephemeral": {"not_types": ["m.receipt"]}}}), room) == []
     assert receipts_in(sync(alice, filter={"room": {"ephemeral": {"not_rooms": [room]}}}), room) == []
+    assert receipts_in(sync(alice, filter={"room": {"ephemeral": {"limit": 0}}}), room) == []
+    assert receipts_in(sync(alice, filter={"room": {"ephemeral": {"types": ["m.receipt"]}}}), room) != []
 
 
 def _fully_read(body, room_id):

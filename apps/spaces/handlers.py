@@ -7,8 +7,8 @@ A room is *accessible* to a user (space_hierarchy.yaml, `rooms`) when they are j
 its join rule is `public`, `knock` or `knock_restricted`, or `restricted`/`knock_restricted` and they
 are joined to one of the rooms the rule allows, or its history is `world_readable`.
 
-/hierarchy walks the `m.space.child` state events (those with a non-empty `via`) of the space
-depth-first: each room is followed by its own children, in the spec's order ("Ordering of children
+/hierarchy walks the `m.space.child` state events (those with a non-empty `via`) of the space, and
+of the space-rooms below it (another room's children are neither shown nor followed), depth-first: each room is followed by its own children, in the spec's order ("Ordering of children
 within a space": valid `order` strings first, then the child event's `origin_server_ts`, then the room
 ID), before its next sibling. A room is visited once (loops and diamonds are broken); an inaccessible
 room is left out with its subtree; rooms this server does not have are skipped (asking the `via`
@@ -152,25 +152,27 @@ def hierarchy(requester, room_id: str, *, suggested_only: bool = False, max_dept
     limit = DEFAULT_LIMIT if limit is None else min(limit, MAX_LIMIT)
     skip = _decode(from_token, suggested_only, max_depth) if from_token is not None else 0
 
-    root = stores.room_info(room_id)
-    if root is None or not accessible(root, user_id, stores.membership(room_id, user_id)):
+    root = stores.room_info(room_id, user_id)
+    if root is None or not accessible(root, user_id, root.membership):
         raise MatrixError(Codes.FORBIDDEN, "You may not view this space.", 403)
 
     rooms: list[dict[str, Any]] = []
     seen = {room_id}
-    stack: list[tuple[RoomInfo | str, int]] = [(root, 0)]
+    known: dict[str, RoomInfo] = {room_id: root}
+    stack: list[tuple[str, int]] = [(room_id, 0)]
     returned = visits = 0
     more = False
     while stack:
-        item, depth = stack.pop()
-        info = item if isinstance(item, RoomInfo) else stores.room_info(item)
+        current, depth = stack.pop()
+        info = known.pop(current, None)
         visits += 1
         if info is None:
             continue  # a room this server does not have: its `via` servers are not asked yet
-        if info is not root and not accessible(info, user_id, stores.membership(info.room_id, user_id)):
+        if info is not root and not accessible(info, user_id, info.membership):
             continue
+        # Spec: `children_state` "If the room is not a space-room, this should be empty."
         children = ordered_children(info, suggested_only=suggested_only) \
-            if _str(info.content("m.room.create"), "type") == "m.space" or info is root else []
+            if _str(info.content("m.room.create"), "type") == "m.space" else []
         if visits > skip + MAX_VISITS:
             more = bool(rooms)  # a token that would make no progress is no token
             break
@@ -181,10 +183,10 @@ def hierarchy(requester, room_id: str, *, suggested_only: bool = False, max_dept
             rooms.append({**summary(info), "children_state": [_child_state(ev) for ev in children]})
         returned += 1
         if depth < max_depth:
-            for ev in reversed(children):
-                if ev.state_key not in seen:
-                    seen.add(ev.state_key)
-                    stack.append((ev.state_key, depth + 1))
+            new = [ev.state_key for ev in children if ev.state_key not in seen]
+            seen.update(new)
+            known.update(stores.room_infos(new, user_id) if new else {})  # one batch per space
+            stack.extend((child, depth + 1) for child in reversed(new))
     result: dict[str, Any] = {"rooms": rooms}
     if more:
         result["next_batch"] = _encode(returned, suggested_only, max_depth)
@@ -201,14 +203,11 @@ def room_summary(requester, room_id_or_alias: str) -> dict[str, Any]:
         room_id = room_id_for(room_id_or_alias)
     except MatrixError:
         raise not_found from None
-    info = stores.room_info(room_id)
-    if info is None:
-        raise not_found
     user_id = requester.user_id if requester is not None else None
-    membership = stores.membership(room_id, user_id) if user_id is not None else None
-    if not accessible(info, user_id, membership):
+    info = stores.room_info(room_id, user_id)
+    if info is None or not accessible(info, user_id, info.membership):
         raise not_found
     out = summary(info)
     if requester is not None:
-        out["membership"] = membership or "leave"
+        out["membership"] = info.membership or "leave"
     return out

@@ -1,13 +1,15 @@
 """Reads of the spaces endpoints: what a summary of a local room is made of, from its current
-state (`apps.rooms.state_store`) and memberships, a few queries per room."""
+state and memberships, for a batch of rooms at once (a space's children)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterable
 
-from apps.rooms import state_store
+from django.db.models import Count
+
 from apps.rooms import stores as room_stores
 from apps.rooms.events import Event
-from apps.rooms.models import RoomMembership
+from apps.rooms.models import CurrentState, Room, RoomMembership
 
 SUMMARY_TYPES = ("m.room.create", "m.room.join_rules", "m.room.history_visibility", "m.room.name",
                  "m.room.topic", "m.room.avatar", "m.room.canonical_alias", "m.room.guest_access",
@@ -20,6 +22,8 @@ class RoomInfo:
     room_version: str
     state: dict[tuple[str, str], Event] = field(default_factory=dict)
     joined_members: int = 0
+    # The requesting user's membership (forgotten memberships count as none).
+    membership: str | None = None
 
     def content(self, event_type: str, state_key: str = "") -> dict:
         ev = self.state.get((event_type, state_key))
@@ -29,21 +33,33 @@ class RoomInfo:
         return [ev for (t, _), ev in self.state.items() if t == "m.space.child"]
 
 
-def room_info(room_id: str) -> RoomInfo | None:
+def room_infos(room_ids: Iterable[str], user_id: str | None = None) -> dict[str, RoomInfo]:
+    """The summary state of the rooms of `room_ids` this server has (and `user_id`'s membership of
+    each), in five queries whatever their number."""
+    ids = list(dict.fromkeys(room_ids))
+    versions = dict(Room.objects.filter(room_id__in=ids).values_list("room_id", "room_version"))
+    if not versions:
+        return {}
+    rows = list(CurrentState.objects.filter(room_id__in=list(versions), type__in=SUMMARY_TYPES)
+                .values_list("room_id", "type", "state_key", "event_id"))
+    events = room_stores.get_events(eid for *_, eid in rows)
+    joined = dict(RoomMembership.objects.filter(room_id__in=list(versions), membership="join")
+                  .values("room_id").annotate(n=Count("id")).values_list("room_id", "n"))
+    memberships = {}
+    if user_id is not None:
+        memberships = dict(RoomMembership.objects.filter(room_id__in=list(versions), user_id=user_id, forgotten=False)
+                           .values_list("room_id", "membership"))
+    out = {r: RoomInfo(room_id=r, room_version=v, joined_members=joined.get(r, 0), membership=memberships.get(r))
+           for r, v in versions.items()}
+    for room_id, t, sk, eid in rows:
+        if eid in events:
+            out[room_id].state[(t, sk)] = events[eid]
+    return out
+
+
+def room_info(room_id: str, user_id: str | None = None) -> RoomInfo | None:
     """The summary state of a room this server has, or None."""
-    room = room_stores.get_room(room_id)
-    if room is None:
-        return None
-    ids = state_store.current_state(room_id, types=SUMMARY_TYPES)
-    events = room_stores.get_events(ids.values())
-    joined = RoomMembership.objects.filter(room_id=room_id, membership="join").count()
-    return RoomInfo(room_id=room_id, room_version=room.room_version,
-                    state={k: events[v] for k, v in ids.items() if v in events}, joined_members=joined)
-
-
-def membership(room_id: str, user_id: str) -> str | None:
-    row = room_stores.membership_of(room_id, user_id)
-    return row[0] if row is not None else None
+    return room_infos([room_id], user_id).get(room_id)
 
 
 def joined_any(user_id: str, room_ids: list[str]) -> bool:

@@ -97,6 +97,14 @@ def test_loops_unknown_and_removed_children(alice):
     assert {e["state_key"] for e in body["rooms"][0]["children_state"]} == {t, "!elsewhere:remote.example"}
 
 
+def test_only_space_rooms_have_children(alice):
+    plain = create_room(alice, preset="public_chat", name="Plain")
+    child = create_room(alice, preset="public_chat", name="Child")
+    add_child(alice, plain, child)
+    body = hierarchy(alice, plain).json_body
+    assert names(body) == ["Plain"] and body["rooms"][0]["children_state"] == []
+
+
 def test_restricted_and_world_readable_children(alice, bob):
     s = space(alice, preset="public_chat", name="S")
     restricted = create_room(alice, preset="private_chat", name="R")
@@ -127,13 +135,23 @@ def test_forbidden_and_bad_input(alice, bob):
     assert_error(hierarchy(mx, private), 401, "M_MISSING_TOKEN")
 
 
-def test_hierarchy_query_count_is_bounded_per_room(alice, django_assert_max_num_queries):
+def test_hierarchy_query_count_does_not_grow_with_children(alice, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     s = space(alice, preset="public_chat", name="S")
-    for i in range(6):
+    for i in range(2):
         add_child(alice, s, create_room(alice, preset="public_chat", name=f"R{i}"))
-    # Authentication, then a handful per room (its row, summary state, members, the user's membership).
-    with django_assert_max_num_queries(5 + 5 * 7):
-        assert len(hierarchy(alice, s).json_body["rooms"]) == 7
+    with CaptureQueriesContext(connection) as small:
+        assert len(hierarchy(alice, s).json_body["rooms"]) == 3
+    for i in range(2, 8):
+        add_child(alice, s, create_room(alice, preset="public_chat", name=f"R{i}"))
+    # Authentication, the space, then one batch for its children (rows, state, members, memberships).
+    with django_assert_max_num_queries(16):
+        assert len(hierarchy(alice, s).json_body["rooms"]) == 9
+    with CaptureQueriesContext(connection) as big:
+        hierarchy(alice, s)
+    assert len(big) == len(small), [q["sql"] for q in big.captured_queries]
 
 
 def test_room_summary(alice, bob):

@@ -52,6 +52,7 @@ EXTRA_OPERATIONS: set[str] = {
     "health",  # GET /health, for load balancers
     "replication_persist_event",  # POST /_hs/replication/persist_event/{roomId} (internal, between processes)
     "replication_write_account_data",  # POST /_hs/replication/account_data/write (internal, between processes)
+    "replication_write_receipt",  # POST /_hs/replication/receipts/write (internal, between processes)
     "synapse_admin_register_nonce",  # GET /_synapse/admin/v1/register (shared-secret registration nonce)
     "synapse_admin_register",  # POST /_synapse/admin/v1/register (shared-secret registration)
     "synapse_password_policy",  # GET /_matrix/client/v3/password_policy (Synapse extension, MSC2000)

@@ -57,8 +57,34 @@ def _check_thread(thread_id: Any, ev) -> str:
     return thread_id
 
 
+REPLICATION_WRITE_PATH = "/receipts/write"
+
+
+def write_receipt(room_id: str, user_id: str, receipt_type: str, thread_key: str, event_id: str,
+                  event_stream_ordering: int, ts: int) -> int | None:
+    """Store a checked receipt (`stores.upsert`); on an instance that does not write the `receipts`
+    stream, on its writer (internal replication HTTP), returning once this instance can read it. The
+    new position, or None when the stored receipt was already as far."""
+    from hsproject import instance
+
+    if instance.writes(stores.STREAM):
+        return stores.upsert(room_id, user_id, receipt_type, thread_key, event_id, event_stream_ordering, ts)
+    from apps.streams.replication_http import call_instance, wait_for_position
+
+    answer = call_instance(instance.writers_of(stores.STREAM)[0], REPLICATION_WRITE_PATH, {
+        "room_id": room_id, "user_id": user_id, "receipt_type": receipt_type, "thread_key": thread_key,
+        "event_id": event_id, "event_stream_ordering": event_stream_ordering, "ts": ts})
+    position = answer.get("position")
+    if position is None:
+        return None
+    if not isinstance(position, int) or isinstance(position, bool):
+        raise MatrixError(Codes.UNKNOWN, "The receipts writer gave no position", 502)
+    wait_for_position(stores.STREAM, position)
+    return position
+
+
 def _store_receipt(user_id: str, room_id: str, receipt_type: str, ev, thread_key: str) -> None:
-    stores.upsert(room_id, user_id, receipt_type, thread_key, ev.event_id, ev.internal.stream_ordering, _now_ms())
+    write_receipt(room_id, user_id, receipt_type, thread_key, ev.event_id, ev.internal.stream_ordering, _now_ms())
 
 
 def _set_fully_read(user_id: str, room_id: str, ev) -> None:
@@ -139,6 +165,6 @@ def on_receipt_edu(origin: str, content: dict[str, Any]) -> int:
                 else ""
             ts = data.get("ts")
             ts = ts if isinstance(ts, int) and not isinstance(ts, bool) and ts >= 0 else _now_ms()
-            if stores.upsert(room_id, user_id, "m.read", thread_key, ev.event_id, ev.internal.stream_ordering, ts):
+            if write_receipt(room_id, user_id, "m.read", thread_key, ev.event_id, ev.internal.stream_ordering, ts):
                 stored += 1
     return stored

@@ -341,11 +341,11 @@ def _update_extremities_and_current_state(room: Room, event: Event, context: Eve
             _apply_current_state_delta(room, {event.state_pair: event}, position)
         return
     # Forks and late events: the current state is the resolution of the extremities' states.
-    _set_current_state(room, event.room_version, _resolved_state_of(room, new_extremities))
+    _set_current_state(room, event.room_version, _resolved_state_of(room, new_extremities), position)
 
 
 def _apply_current_state_delta(room: Room, changed: dict[StateKey, Event | None], position: int | None,
-                               positions: dict[str, int] | None = None) -> None:
+                               positions: dict[str, int] | None = None, fallback: int | None = None) -> None:
     for (etype, skey), ev in changed.items():
         if ev is None:
             CurrentState.objects.filter(room=room, type=etype, state_key=skey).delete()
@@ -356,7 +356,11 @@ def _apply_current_state_delta(room: Room, changed: dict[StateKey, Event | None]
             room=room, type=etype, state_key=skey,
             defaults={"event_id": ev.event_id, "membership": ev.membership if etype == "m.room.member" else None})
         if etype == "m.room.member":
-            pos = position if position is not None else (positions or {}).get(ev.event_id, 0)
+            pos = position if position is not None else (positions or {}).get(ev.event_id)
+            if pos is None:
+                # A member event without a position (an outlier that federation supplied as state):
+                # the membership changed with the event being persisted.
+                pos = fallback or 0
             RoomMembership.objects.update_or_create(
                 room=room, user_id=skey,
                 # A new membership event un-forgets the room (POST /forget applies to one membership).
@@ -378,7 +382,7 @@ def _room_version(room: Room):
     return get_room_version(room.room_version)
 
 
-def _set_current_state(room: Room, rv, new_state: StateMap) -> None:
+def _set_current_state(room: Room, rv, new_state: StateMap, position: int | None = None) -> None:
     from . import stores
 
     current = {(t, sk): eid for t, sk, eid in
@@ -389,4 +393,4 @@ def _set_current_state(room: Room, rv, new_state: StateMap) -> None:
     events = stores.get_events([new_state[k] for k in changed_keys if k in new_state])
     positions = dict(EventRow.objects.filter(event_id__in=list(events)).values_list("event_id", "stream_ordering"))
     delta = {k: events.get(new_state[k]) if k in new_state else None for k in changed_keys}
-    _apply_current_state_delta(room, delta, None, positions)
+    _apply_current_state_delta(room, delta, None, positions, fallback=position)

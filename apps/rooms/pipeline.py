@@ -91,9 +91,12 @@ def resolve_states(room_id: str, rv: RoomVersion, states: list[StateMap]) -> Sta
 def compute_context(event: Event, *, state_before: StateMap | None = None, local: bool = False) -> EventContext:
     """Where `event` sits: the state before it, from its prev events' state groups.
 
-    `state_before` is for events whose prev events we lack (federation supplies the state then)."""
-    return context_after(event.room_id, event.room_version, event.prev_event_ids, state_before=state_before,
-                         local=local)
+    `state_before` is for events whose prev events we lack, some or all: the caller (federation)
+    resolved it from the states of the prev events we have and the state another server gave, and it
+    is used as it is."""
+    if state_before is not None:
+        return EventContext(state_before=dict(state_before), local=local)
+    return context_after(event.room_id, event.room_version, event.prev_event_ids, local=local)
 
 
 def context_after(room_id: str, rv: RoomVersion, prev_ids: list[str], *, state_before: StateMap | None = None,

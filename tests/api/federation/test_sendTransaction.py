@@ -203,3 +203,44 @@ def test_transaction_queries_bounded_per_pdu(alice, remote, joined, django_asser
     with django_assert_max_num_queries(10 * 40 + 10):
         resp = remote.send_transaction(pdus)
     assert resp.json_body == {"pdus": {p.event_id: {} for p in pdus}}
+
+
+def test_wider_gap_is_bridged_with_the_state_from_the_origin(alice, tls_server, db):
+    server = tls_server()
+    remote = FakeRemote(server.server_name)
+    bob = remote.user("bob")
+    room_id = create_room(alice, preset="public_chat")
+    join, body = remote.join(room_id, bob)
+    state = state_after_join(body, join)
+    member_auth = [state[("m.room.power_levels", "")], join.event_id, state[("m.room.join_rules", "")]]
+    rename = remote.event(room_id, bob, "m.room.member", {"membership": "join", "displayname": "Bob R"},
+                          state_key=bob, prev=[join.event_id], auth=member_auth, depth=join.depth + 1)
+    state_after_rename = {**state, ("m.room.member", bob): rename.event_id}
+    middle = remote.message(room_id, bob, "in the gap", after=rename, state=state_after_rename)
+    after_gap = remote.message(room_id, bob, "after the gap", after=middle, state=state_after_rename)
+    room_q = quote(room_id, safe="")
+    # The origin cannot fill the gap event by event (a wide gap), but tells the state before the event.
+    server.routes[f"/_matrix/federation/v1/get_missing_events/{room_q}"] = lambda rec: (200, {}, {"events": []})
+    ours = room_stores.get_events(state.values())
+
+    def state_at(rec):
+        pdus = [ours[eid].get_pdu_json() for k, eid in state_after_rename.items() if eid in ours]
+        return 200, {}, {"pdus": pdus + [rename.get_pdu_json()], "auth_chain": []}
+
+    server.routes[f"/_matrix/federation/v1/state/{room_q}"] = state_at
+    first = sync(alice)
+    resp = remote.send_transaction([after_gap])
+    assert resp.json_body == {"pdus": {after_gap.event_id: {}}}
+    stored = room_stores.get_event(after_gap.event_id)
+    assert not stored.internal.outlier
+    assert room_stores.get_event(rename.event_id).internal.outlier  # known as state, not in the timeline
+    assert room_stores.get_event(middle.event_id) is None  # the gap stays a gap
+    from apps.rooms import state_store
+    before = state_store.state_before_event(after_gap.event_id)
+    assert before[("m.room.member", bob)] == rename.event_id
+    assert before[("m.room.member", alice.user_id)] == state[("m.room.member", alice.user_id)]
+    assert bodies(sync(alice, first["next_batch"]), room_id) == ["after the gap"]
+    # Local events follow it (and the join, which nothing we know succeeds), with bob's new membership.
+    local = send(alice, room_id, {"msgtype": "m.text", "body": "welcome back"}).json_body["event_id"]
+    assert set(room_stores.get_event(local).prev_event_ids) == {after_gap.event_id, join.event_id}
+    assert state_store.current_state(room_id)[("m.room.member", bob)] == rename.event_id

@@ -8,5 +8,6 @@ class PushConfig(AppConfig):
 
     def ready(self) -> None:
         # The push_rules stream's fetch and notify functions; the push-actions hook of the persister;
-        # the /sync sections (m.push_rules account data, unread notification counts).
-        from . import actions, streams, sync_sections  # noqa: F401
+        # the /sync sections (m.push_rules account data, unread notification counts); a deleted device's
+        # pushers go with it.
+        from . import actions, signals, streams, sync_sections  # noqa: F401

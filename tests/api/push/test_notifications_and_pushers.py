@@ -6,7 +6,7 @@ import pytest
 
 from apps.push.models import Pusher
 from tests.api.rooms.helpers import create_room, send
-from tests.conftest import assert_error
+from tests.conftest import MatrixClient, assert_error
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -159,3 +159,15 @@ def test_pusher_queue_helpers(alice, bob, room):
     assert counts.badge_count(bob.user_id, up_to) == 2
     bob.post(f"{API}/rooms/{room}/receipt/m.read/{e1}", {})
     assert counts.badge_count(bob.user_id, up_to) == 1
+
+
+def test_logout_removes_the_devices_pushers(alice):
+    other = MatrixClient()
+    resp = other.post(f"{API}/login", {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "alice"},
+                                       "password": "correct horse battery"}, token=None)
+    assert resp.status_code == 200, resp.json_body
+    other.token = resp.json_body["access_token"]
+    assert alice.post(f"{API}/pushers/set", pusher(pushkey="phone")).status_code == 200
+    assert other.post(f"{API}/pushers/set", pusher(pushkey="laptop")).status_code == 200
+    assert other.post(f"{API}/logout").status_code == 200
+    assert [p["pushkey"] for p in alice.get(f"{API}/pushers").json_body["pushers"]] == ["phone"]

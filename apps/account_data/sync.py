@@ -5,7 +5,7 @@ What is sent: the rows whose position is in (since, now] (every row up to `now` 
 full-state sync), each as `{"type", "content"}`, filtered by `filter.account_data` (global) and
 `filter.room.account_data` (per room, which also names the rooms). Room account data goes to the rooms
 the user is joined to, and to the left rooms this response already lists. One query, and none at all when
-the stream has not moved since `since`.
+the stream has not moved since `since` or moved only for other users (`changes`).
 """
 from __future__ import annotations
 
@@ -14,10 +14,17 @@ from typing import Any
 from apps.sync import sections
 
 from . import stores
+from .changes import StreamChanges
+
+# Whose account data changed (the stream moves for every user's writes; most syncs need no query).
+changes = StreamChanges(stores.STREAM, lambda row: row.get("user_id"))
 
 
 def fill(ctx: sections.SyncContext, response: dict[str, Any]) -> None:
     if not ctx.stream_moved(stores.STREAM):
+        return
+    if not ctx.initial and not changes.may_have_changed(ctx.user_id, ctx.since_position(stores.STREAM),
+                                                        ctx.now.position(stores.STREAM)):
         return
     since = 0 if ctx.initial else ctx.since_position(stores.STREAM)
     rows = stores.changed(ctx.user_id, since, ctx.now.position(stores.STREAM))

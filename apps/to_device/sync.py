@@ -5,9 +5,10 @@ Spec ("Send-to-Device messaging", Server behaviour): messages are listed in orde
 last message sent (`ctx.cap_token_position`), so the next sync carries on right after it. A sync whose
 `since` is at or past a message's position acknowledges it: the message is deleted then.
 
-Cost: the inbox is read only when the `to_device` stream moved since `since` (one query). Deleting needs
-to know there is something to delete: this process remembers which devices it delivered to
-(`_delivered`, a bounded hint) and deletes on their next sync; the stream having moved also triggers it.
+Cost: the inbox is read only when the `to_device` stream moved since `since` for this device, or this
+process cannot tell (`changes`): one query. Deleting needs to know there is something to delete: this
+process remembers which devices it delivered to (`_delivered`, a bounded hint) and deletes on their next
+sync; new messages for the device also trigger it.
 A hint lost (restart, a next sync served by another process) only delays the deletion to the device's
 next delivery; it never repeats nor loses a message, because the token's position decides what is sent.
 """
@@ -19,7 +20,12 @@ from typing import Any
 
 from apps.sync import sections
 
+from apps.account_data.changes import StreamChanges
+
 from . import stores
+
+# Which devices the stream's rows were for (to-device traffic moves the stream for everyone).
+changes = StreamChanges(stores.STREAM, lambda row: (row.get("user_id"), row.get("device_id")))
 
 MAX_PER_SYNC = 100
 _HINTS = 100_000
@@ -56,7 +62,8 @@ def fill(ctx: sections.SyncContext, response: dict[str, Any]) -> None:
     key = (ctx.user_id, device_id)
     since = ctx.since_position(stores.STREAM)
     now = ctx.now.position(stores.STREAM)
-    moved = now > since
+    # Moved for this device (or maybe: `changes` is unsure), not only for other devices.
+    moved = now > since and (ctx.since is None or changes.may_have_changed(key, since, now))
     if ctx.since is not None and (_take_hint(key, since) or moved):
         stores.delete_delivered(ctx.user_id, device_id, since)
     if not moved:

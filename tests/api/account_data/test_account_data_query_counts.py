@@ -65,3 +65,19 @@ def test_to_device_delivery_is_bounded(alice, bob):
     queries, body = _queries(bob, since)
     assert len(body["to_device"]["events"]) == 30
     assert queries <= 6, queries
+
+
+def test_other_users_writes_cost_no_query(alice, bob):
+    create_room(alice)
+    since = _token()
+    _queries(alice, since)  # this process now records whose rows the streams carry
+    since = _token()
+    for i in range(3):
+        bob.put(f"{API}/user/{bob.user_id}/account_data/org.example.{i}", {})
+        bob.put(f"{API}/sendToDevice/org.example/{uuid.uuid4().hex}", {"messages": {bob.user_id: {"*": {}}}})
+    queries, body = _queries(alice, since)
+    assert body["account_data"]["events"] == [] and body["to_device"]["events"] == []
+    assert queries <= 2, queries
+    # Bob's own sync still finds his.
+    _, body = _queries(bob, since)
+    assert len(body["account_data"]["events"]) == 3 and len(body["to_device"]["events"]) == 3

@@ -11,6 +11,9 @@ class PresenceConfig(AppConfig):
         from . import streams  # noqa: F401
         from apps.sync import sections
 
-        from .handlers import fill_sync, on_sync_request
+        from apps.federation.edus import register_edu_handler
+
+        from .handlers import fill_sync, on_presence_edu, on_sync_request
         sections.register("presence", fill_sync)
         sections.register_request_hook("presence", on_sync_request)
+        register_edu_handler("m.presence", on_presence_edu)

@@ -10,23 +10,30 @@
   with them, those changed since `since` (on an initial sync, everyone not offline); `filter.presence`
   applies.
 - `presence.enabled: false` (config): nothing is stored or sent; PUT is accepted, GET says offline.
+- Federation (server-server API, "Presence"): `m.presence` EDUs set the presence of the sending server's
+  users who are joined to a room here (what others' users can see of them); anything else is ignored.
 
 Changes clients see are written by the `presence` stream's writer; timeouts are written by its loop
 (`loop`), so a user going idle or offline reaches syncing clients without a request.
 """
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from django.conf import settings
 
 from apps.core.errors import Codes, MatrixError
+from apps.core.ids import server_name_of
 from hsproject import instance
 
 from . import stores
 from .loop import loop
-from .states import OFFLINE, OFFLINE_AFTER_MS, Presence, after_timeouts, content, on_sync, set_explicitly
+from .states import (OFFLINE, OFFLINE_AFTER_MS, REMOTE_OFFLINE_AFTER_MS, STATES, Presence, after_timeouts,
+                     content, from_remote, on_sync, set_explicitly)
+
+logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "m.presence"
 # A connected user's `last_seen_ts` is rewritten at most this often by their /sync requests.
@@ -135,3 +142,41 @@ def fill_sync(ctx, response: dict[str, Any]) -> None:
     if flt.limit is not None:
         events = events[-flt.limit:] if flt.limit else []
     response["presence"]["events"].extend(events)
+
+
+def _remote_update(origin: str, item: Any, now: int) -> tuple[str, Presence] | None:
+    """One entry of an EDU's `push`, or None when it is malformed or not the origin's user to report."""
+    if not isinstance(item, dict):
+        return None
+    user_id, state = item.get("user_id"), item.get("presence")
+    ago, status_msg, active = item.get("last_active_ago", 0), item.get("status_msg"), item.get("currently_active")
+    if not isinstance(user_id, str) or not user_id.startswith("@") or server_name_of(user_id) != origin:
+        return None
+    if state not in STATES or not isinstance(ago, int) or isinstance(ago, bool) or ago < 0:
+        return None
+    if not isinstance(status_msg, str):
+        status_msg = None
+    return user_id, from_remote(state, status_msg, min(ago, now), active is True, now)
+
+
+def on_presence_edu(origin: str, edu_content: dict) -> None:
+    """An `m.presence` EDU from `origin` (an `apps.federation.edus` handler)."""
+    push = edu_content.get("push")
+    if not enabled() or not isinstance(push, list):
+        return
+    if not instance.writes(stores.STREAM):
+        # EDUs are not retried: without a way to hand it to the writer the update is dropped.
+        logger.info("presence EDU from %s dropped: this process does not write presence", origin)
+        return
+    now = now_ms()
+    for item in push:
+        update = _remote_update(origin, item, now)
+        if update is None:
+            continue
+        user_id, presence = update
+        if not stores.joined_rooms([user_id]):
+            continue  # in no room here: nobody may see it
+        stores.write(user_id, lambda _current, _pending, presence=presence: presence)
+        lp = loop()
+        lp.start()
+        lp.schedule(now + REMOTE_OFFLINE_AFTER_MS + 1)

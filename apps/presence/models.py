@@ -12,6 +12,8 @@ class UserPresence(models.Model):
     # The last /sync or presence request of the user: the offline timeout counts from it.
     last_seen_ts = models.BigIntegerField(default=0, db_index=True)
     currently_active = models.BooleanField(default=False)
+    # A user of another server: their presence comes in EDUs, their server runs their timeouts.
+    remote = models.BooleanField(default=False)
     stream_position = models.BigIntegerField(default=0, db_index=True)
     # A state a /sync served by a process that does not write presence asked for (`set_presence`); the
     # writer's loop applies it and clears it.

@@ -11,6 +11,10 @@ Spec (client-server API, "Presence", "Last active ago", "Idle timeout"):
 
 Beyond the spec, as Synapse does: a user not seen (no /sync, no presence request) for `OFFLINE_AFTER_MS`
 goes `offline`; `currently_active` lapses `ACTIVE_GRANULARITY_MS` after the last activity.
+
+A remote user's presence is what their server last said (server-server API, "Presence" EDUs); their
+server runs their timeouts. Only one applies here: not heard of for `REMOTE_OFFLINE_AFTER_MS`, they are
+taken to be offline (their server may be gone).
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ STATES = (ONLINE, UNAVAILABLE, OFFLINE)
 IDLE_AFTER_MS = 5 * 60 * 1000
 OFFLINE_AFTER_MS = 30 * 1000
 ACTIVE_GRANULARITY_MS = 60 * 1000
+REMOTE_OFFLINE_AFTER_MS = 30 * 60 * 1000
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class Presence:
     last_active_ts: int = 0
     last_seen_ts: int = 0
     currently_active: bool = False
+    # A user of another server (their presence comes in EDUs).
+    remote: bool = False
 
     def visible(self) -> tuple[Any, ...]:
         """What a change must alter for clients to be told (the last active time alone is not news)."""
@@ -42,6 +49,9 @@ def after_timeouts(p: Presence, now: int) -> Presence:
     """`p` as it stands at `now` once the offline, idle and activity timeouts have run."""
     if p.state == OFFLINE:
         return replace(p, currently_active=False) if p.currently_active else p
+    if p.remote:
+        return replace(p, state=OFFLINE, currently_active=False) \
+            if now - p.last_seen_ts > REMOTE_OFFLINE_AFTER_MS else p
     if now - p.last_seen_ts > OFFLINE_AFTER_MS:
         return replace(p, state=OFFLINE, currently_active=False)
     if p.state == ONLINE and now - p.last_active_ts > IDLE_AFTER_MS:
@@ -55,6 +65,8 @@ def next_deadline(p: Presence) -> int | None:
     """When `after_timeouts` would next change `p` (None: never on its own)."""
     if p.state == OFFLINE:
         return None
+    if p.remote:
+        return p.last_seen_ts + REMOTE_OFFLINE_AFTER_MS + 1
     deadlines = [p.last_seen_ts + OFFLINE_AFTER_MS]
     if p.state == ONLINE:
         deadlines.append(p.last_active_ts + IDLE_AFTER_MS)
@@ -84,6 +96,13 @@ def on_sync(p: Presence, set_presence: str, now: int) -> Presence:
     if p.state != UNAVAILABLE:
         return replace(p, state=UNAVAILABLE, last_seen_ts=now, currently_active=False)
     return replace(p, last_seen_ts=now)
+
+
+def from_remote(state: str, status_msg: str | None, last_active_ago: int, currently_active: bool,
+                now: int) -> Presence:
+    """What a remote server said of its user, received at `now`."""
+    return Presence(state=state, status_msg=status_msg, last_active_ts=now - last_active_ago, last_seen_ts=now,
+                    currently_active=currently_active and state == ONLINE, remote=True)
 
 
 def content(p: Presence, now: int) -> dict[str, Any]:

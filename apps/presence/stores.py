@@ -16,10 +16,11 @@ from apps.rooms.models import RoomMembership
 from apps.streams.replication import allocate_position, on_commit_publish
 
 from .models import UserPresence
-from .states import ACTIVE_GRANULARITY_MS, IDLE_AFTER_MS, OFFLINE, OFFLINE_AFTER_MS, ONLINE, Presence
+from .states import (ACTIVE_GRANULARITY_MS, IDLE_AFTER_MS, OFFLINE, OFFLINE_AFTER_MS, ONLINE,
+                     REMOTE_OFFLINE_AFTER_MS, Presence)
 
 STREAM = "presence"
-_FIELDS = ("state", "status_msg", "last_active_ts", "last_seen_ts", "currently_active")
+_FIELDS = ("state", "status_msg", "last_active_ts", "last_seen_ts", "currently_active", "remote")
 
 
 def _presence(row: UserPresence) -> Presence:
@@ -84,9 +85,10 @@ def request_state(user_id: str, state: str, now: int) -> None:
 
 def due_user_ids(now: int, limit: int = 1000) -> list[str]:
     """Users whose presence a timeout changes at `now`, or with a requested state to apply."""
-    timed_out = (Q(last_seen_ts__lt=now - OFFLINE_AFTER_MS)
-                 | Q(state=ONLINE, last_active_ts__lt=now - IDLE_AFTER_MS)
-                 | Q(currently_active=True, last_active_ts__lt=now - ACTIVE_GRANULARITY_MS))
+    timed_out = (Q(remote=False) & (Q(last_seen_ts__lt=now - OFFLINE_AFTER_MS)
+                                    | Q(state=ONLINE, last_active_ts__lt=now - IDLE_AFTER_MS)
+                                    | Q(currently_active=True, last_active_ts__lt=now - ACTIVE_GRANULARITY_MS))
+                 | Q(remote=True, last_seen_ts__lt=now - REMOTE_OFFLINE_AFTER_MS))
     return list(UserPresence.objects.filter(Q(pending_state__isnull=False) | (~Q(state=OFFLINE) & timed_out))
                 .values_list("user_id", flat=True)[:limit])
 
@@ -94,11 +96,13 @@ def due_user_ids(now: int, limit: int = 1000) -> list[str]:
 def next_deadline() -> int | None:
     """When the next timeout of anyone falls due (now-ish when a requested state waits). One query."""
     agg = UserPresence.objects.aggregate(
-        seen=Min("last_seen_ts", filter=~Q(state=OFFLINE)),
-        idle=Min("last_active_ts", filter=Q(state=ONLINE)),
-        active=Min("last_active_ts", filter=Q(currently_active=True)),
+        seen=Min("last_seen_ts", filter=~Q(state=OFFLINE) & Q(remote=False)),
+        remote_seen=Min("last_seen_ts", filter=~Q(state=OFFLINE) & Q(remote=True)),
+        idle=Min("last_active_ts", filter=Q(state=ONLINE, remote=False)),
+        active=Min("last_active_ts", filter=Q(currently_active=True, remote=False)),
         pending=Count("user_id", filter=Q(pending_state__isnull=False)))
     due = [agg["seen"] + OFFLINE_AFTER_MS if agg["seen"] is not None else None,
+           agg["remote_seen"] + REMOTE_OFFLINE_AFTER_MS if agg["remote_seen"] is not None else None,
            agg["idle"] + IDLE_AFTER_MS if agg["idle"] is not None else None,
            agg["active"] + ACTIVE_GRANULARITY_MS if agg["active"] is not None else None,
            0 if agg["pending"] else None]

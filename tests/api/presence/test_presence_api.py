@@ -263,3 +263,15 @@ def test_stream_rows_for_catch_up_and_whom_they_wake(alice, bob):
     keys = stream.notify_keys(row)
     assert keys.user_ids == (alice.user_id,) and keys.room_ids == (room_id,)
     assert [r for p, r in stream.fetch_rows(pos, 10 ** 12, 100) if r["user_id"] == alice.user_id] == []
+
+
+def test_the_writer_knows_the_next_deadline(alice):
+    from apps.presence import stores
+    from apps.presence.models import UserPresence
+
+    assert stores.next_deadline() is None
+    _put(alice, {"presence": "unavailable"})
+    row = UserPresence.objects.get(user_id=alice.user_id)
+    assert stores.next_deadline() == row.last_seen_ts + OFFLINE_AFTER_MS + 1
+    _put(alice, {"presence": "offline"})
+    assert stores.next_deadline() is None

@@ -67,3 +67,17 @@ def test_what_clients_are_told_about():
     p = set_explicitly(Presence(), ONLINE, None, T)
     assert on_sync(p, ONLINE, T + 5).visible() == p.visible()  # only seen again
     assert set_explicitly(p, ONLINE, "x", T + 5).visible() != p.visible()
+
+
+def test_remote_users_only_time_out_after_long_silence():
+    from apps.presence.states import REMOTE_OFFLINE_AFTER_MS, from_remote
+
+    p = from_remote(ONLINE, "hi", 5_000, True, T)
+    assert p == Presence(ONLINE, "hi", T - 5_000, T, True, remote=True)
+    assert content(p, T) == {"presence": ONLINE, "last_active_ago": 5_000, "status_msg": "hi",
+                             "currently_active": True}
+    assert after_timeouts(p, T + IDLE_AFTER_MS + 1) == p
+    assert after_timeouts(p, T + REMOTE_OFFLINE_AFTER_MS + 1).state == OFFLINE
+    assert next_deadline(p) == T + REMOTE_OFFLINE_AFTER_MS + 1
+    # currently_active means nothing unless online.
+    assert from_remote(UNAVAILABLE, None, 0, True, T).currently_active is False

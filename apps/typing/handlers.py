@@ -6,7 +6,6 @@
 - `/sync`: `rooms.join.<room>.ephemeral.events` gets an `m.typing` event with the room's whole list of
   typing users for every joined room whose list changed since `since` (every room where someone types,
   on an initial sync). The list REPLACES what the client knew, so an empty list is news too.
-
 - Federation (server-server API, "Typing Notifications"): an `m.typing` EDU sets a remote user's typing
   state when the user belongs to the sending server and is in the room; it lasts `FEDERATION_TIMEOUT_MS`
   unless the remote server says the user stopped.

@@ -17,13 +17,15 @@ def expire_tokens() -> dict:
 
 @app.task(base=WakeupTask, name="background.clean_media")
 def clean_media() -> dict:
-    """Forget async uploads that never came and apply `media_retention`. Runs only where
+    """Forget async uploads that never came, apply `media_retention` (local media, and the cache of remote
+    media). Runs only where
     `media_instance_running_background_jobs` says (any instance when it is unset)."""
     from django.conf import settings
 
-    from apps.media.handlers import apply_media_retention, expire_pending_uploads
+    from apps.media.handlers import apply_media_retention, expire_pending_uploads, expire_remote_media_cache
 
     where = settings.HS.workers.media_instance_running_background_jobs
     if where is not None and where != settings.HS.workers.instance_name:
         return {"skipped": where}
-    return {"expired_pending": expire_pending_uploads(), "retention_deleted": apply_media_retention()}
+    return {"expired_pending": expire_pending_uploads(), "retention_deleted": apply_media_retention(),
+            "remote_cache_expired": expire_remote_media_cache()}

@@ -216,9 +216,6 @@ def deactivate(requester: Requester) -> dict:
 
 
 # --- devices ---------------------------------------------------------------------------------------
-# TODO(e2ee): adding, renaming and deleting devices must write the `device_lists` stream once it
-# exists, so that other users' clients and federation see the change.
-
 def check_device_display_name(display_name: str | None) -> None:
     if display_name is not None and len(display_name) > MAX_DEVICE_DISPLAY_NAME_LEN:
         raise MatrixError(Codes.TOO_LARGE,

@@ -82,5 +82,6 @@ def existing_device_ids(user: User, device_ids: list[str]) -> set[str]:
 
 
 def set_device_display_name(device: Device, display_name: str) -> None:
-    Device.objects.filter(pk=device.pk).update(display_name=display_name)
+    # A model save, not a queryset update: the e2ee app hears it (post_save) and moves device_lists.
     device.display_name = display_name
+    device.save(update_fields=["display_name"])

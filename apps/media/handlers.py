@@ -142,18 +142,24 @@ def check_ids(server_name: str, media_id: str) -> None:
         raise not_found()
 
 
-def media_for_serving(server_name: str, media_id: str, *, authenticated: bool) -> Media:
-    """The local media to serve (maybe still pending: see `await_upload`), or the error the client should see.
+def media_for_serving(server_name: str, media_id: str, *, authenticated: bool, allow_remote: bool = True) -> Media:
+    """The media to serve (maybe still pending: see `await_upload`), or the error the client should see.
+    Media of another server are fetched over federation and cached (`remote.py`), unless `allow_remote`
+    is false and they are not cached yet.
 
     `authenticated` is False on the deprecated `/_matrix/media/v3/download|thumbnail` endpoints: media
-    uploaded while `enable_authenticated_media` is on are frozen there (404), as the spec asks.
+    uploaded (or fetched) while `enable_authenticated_media` is on are frozen there (404), as the spec asks.
     """
     check_ids(server_name, media_id)
     if server_name != settings.HS.server_name:
-        # Remote media are fetched over federation (GET /_matrix/federation/v1/media/download) and cached:
-        # not built yet (issue 9, with the federation issue). Until then they are unknown here.
-        raise not_found()
-    media = stores.local_media(media_id)
+        from . import remote
+
+        if not authenticated and _cfg().enable_authenticated_media:
+            # The deprecated endpoints serve no media they would first have to fetch (spec v1.11 freeze).
+            allow_remote = False
+        media = remote.get_or_fetch(server_name, media_id, allow_remote=allow_remote)
+    else:
+        media = stores.local_media(media_id)
     if media is None or media.quarantined_by:
         raise not_found()
     if not authenticated and _cfg().enable_authenticated_media and media.authenticated:
@@ -365,6 +371,18 @@ def apply_media_retention(now: int | None = None) -> int:
     if lifetime is None:
         return 0
     old = stores.unused_local_media((now if now is not None else now_ms()) - lifetime)
+    for media in old:
+        delete_media(media)
+    return len(old)
+
+
+def expire_remote_media_cache(now: int | None = None) -> int:
+    """Drop cached remote media unused for `media_retention.remote_media_lifetime` (fetched again when
+    asked for)."""
+    lifetime = _cfg().remote_media_lifetime_ms
+    if lifetime is None:
+        return 0
+    old = stores.remote_media_unused_since((now if now is not None else now_ms()) - lifetime)
     for media in old:
         delete_media(media)
     return len(old)

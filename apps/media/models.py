@@ -2,7 +2,9 @@
 
 A row's bytes live in the storage backend (`storage.py`) under their SHA-256, so identical uploads share
 one file; a row with `sha256 = NULL` is a pending asynchronous upload (`POST /_matrix/media/v1/create`).
-Remote media cached from other servers will get their own table with the federation issue.
+Media of other servers, fetched over federation and cached, are rows of the same table with their
+`origin` (the server name of their `mxc://` URI); local media have `origin = ""`. Thumbnails, storage,
+quarantine and expiry are the same for both.
 """
 from __future__ import annotations
 
@@ -11,10 +13,12 @@ from django.db import models
 
 
 class Media(models.Model):
-    """Local media: `mxc://<server_name>/<media_id>`."""
+    """`mxc://<origin or this server>/<media_id>`."""
 
-    media_id = models.CharField(max_length=255, unique=True)
-    user_id = models.CharField(max_length=255, db_index=True, help_text="The uploader.")
+    # "" for local media; the remote server's name for a cached remote media.
+    origin = models.CharField(max_length=255, default="", blank=True, db_index=True)
+    media_id = models.CharField(max_length=255)
+    user_id = models.CharField(max_length=255, db_index=True, help_text="The uploader (empty for remote media).")
     media_type = models.CharField(max_length=255, blank=True, default="application/octet-stream")
     media_length = models.BigIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, null=True, blank=True, db_index=True,
@@ -34,13 +38,18 @@ class Media(models.Model):
         db_table = "media_local"
         ordering = ("-created_ts",)
         verbose_name_plural = "media"
+        constraints = [models.UniqueConstraint(fields=("origin", "media_id"), name="media_origin_id_unique")]
 
     def __str__(self) -> str:
         return self.mxc_uri
 
     @property
     def mxc_uri(self) -> str:
-        return f"mxc://{settings.HS.server_name}/{self.media_id}"
+        return f"mxc://{self.origin or settings.HS.server_name}/{self.media_id}"
+
+    @property
+    def is_remote(self) -> bool:
+        return bool(self.origin)
 
     @property
     def is_pending(self) -> bool:

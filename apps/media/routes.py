@@ -7,7 +7,7 @@ Synapse does not register it, so clients get M_UNRECOGNIZED.
 """
 from hsproject.routing import Route
 
-from . import views
+from . import views, views_federation
 
 # Synapse serves the media API under r0, v3 and v1 alike.
 MEDIA = "(?:r0|v3|v1)"
@@ -29,4 +29,9 @@ ROUTES = [
           GET=views.GetContentOverrideName, serves="media"),
     Route(f"^/_matrix/media/{MEDIA}/thumbnail/{IDS}$", GET=views.GetContentThumbnail, serves="media"),
     Route(f"^/_matrix/media/{MEDIA}/config$", GET=views.GetConfig, serves="media"),
+    # federation (signed requests of other servers; spec v1.11)
+    Route("^/_matrix/federation/v1/media/download/(?P<media_id>[^/]+)$",
+          GET=views_federation.FederationGetContent, serves="media"),
+    Route("^/_matrix/federation/v1/media/thumbnail/(?P<media_id>[^/]+)$",
+          GET=views_federation.FederationGetContentThumbnail, serves="media"),
 ]

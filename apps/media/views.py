@@ -136,7 +136,9 @@ async def _serve(request: HttpRequest, server_name: str, media_id: str, *, authe
             authenticate(request, allow_guest=True)
         check_params()
         timeout_ms = _timeout_ms(request)
-        return handlers.media_for_serving(server_name, media_id, authenticated=authenticated), timeout_ms
+        allow_remote = authenticated or query_bool(request, "allow_remote", True)
+        return handlers.media_for_serving(server_name, media_id, authenticated=authenticated,
+                                          allow_remote=allow_remote), timeout_ms
 
     media, timeout_ms = await sync_to_async(lookup)()
     if media.is_pending:
@@ -163,19 +165,23 @@ async def _download(request: HttpRequest, server_name: str, media_id: str, file_
                         check_params=check_params)
 
 
+def _thumbnail_params(request: HttpRequest) -> dict:
+    width = query_int(request, "width", minimum=1)
+    height = query_int(request, "height", minimum=1)
+    if width is None or height is None:
+        raise MatrixError(Codes.MISSING_PARAM, "width and height are required", 400)
+    method = request.GET.get("method", "scale")
+    if method not in ("crop", "scale"):
+        raise MatrixError(Codes.INVALID_PARAM, "method must be crop or scale", 400)
+    return {"width": width, "height": height, "method": method, "animated": query_bool(request, "animated", False)}
+
+
 async def _thumbnail(request: HttpRequest, server_name: str, media_id: str, *,
                      authenticated: bool) -> HttpResponseBase:
     params = {}
 
     def check_params() -> None:
-        width = query_int(request, "width", minimum=1)
-        height = query_int(request, "height", minimum=1)
-        if width is None or height is None:
-            raise MatrixError(Codes.MISSING_PARAM, "width and height are required", 400)
-        method = request.GET.get("method", "scale")
-        if method not in ("crop", "scale"):
-            raise MatrixError(Codes.INVALID_PARAM, "method must be crop or scale", 400)
-        params.update(width=width, height=height, method=method, animated=query_bool(request, "animated", False))
+        params.update(_thumbnail_params(request))
 
     def respond(media: Media) -> HttpResponseBase:
         return _file_response(request, handlers.thumbnail(media, **params), None, authenticated=authenticated)

@@ -110,6 +110,13 @@ def test_deleting_a_device_is_a_change(alice, bob, client_factory):
     assert _lists(sync(alice, since)) == ([bob.user_id], [])
 
 
+def test_renaming_a_device_is_a_change(alice, bob):
+    _encrypted_room(alice, bob)
+    since = sync(alice)["next_batch"]
+    assert bob.put(f"{API}/devices/{bob.device_id}", {"display_name": "renamed"}).status_code == 200
+    assert _lists(sync(alice, since)) == ([bob.user_id], [])
+
+
 def test_long_poll_woken_by_a_device_change(alice, bob):
     _encrypted_room(alice, bob)
     since = sync(alice)["next_batch"]

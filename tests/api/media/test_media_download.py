@@ -117,9 +117,11 @@ def test_delete_removes_files_not_shared(alice, bob, settings):
     (f"{AUTHED}/download/bad%20server!/abc", 400, Codes.INVALID_PARAM),
     (f"{AUTHED}/download/under_score.example/abc", 400, Codes.INVALID_PARAM),
     (f"{AUTHED}/thumbnail/test.local/doesnotexist?width=32&height=32", 404, Codes.NOT_FOUND),
-    # Remote media need federation (not built yet): unknown for now.
-    (f"{AUTHED}/download/other.example/abcdef", 404, Codes.NOT_FOUND),
-    (f"{AUTHED}/thumbnail/other.example/abcdef?width=32&height=32", 404, Codes.NOT_FOUND),
+    # A remote server this one cannot reach (tests refuse every outside host): the fetch fails.
+    (f"{AUTHED}/download/other.example/abcdef", 502, Codes.UNKNOWN),
+    (f"{AUTHED}/thumbnail/other.example/abcdef?width=32&height=32", 502, Codes.UNKNOWN),
+    # The deprecated endpoints never fetch for a client (authenticated media freeze).
+    ("/_matrix/media/v3/download/other.example/abcdef", 404, Codes.NOT_FOUND),
     (f"{AUTHED}/download/test.local/abc?timeout_ms=banana", 400, Codes.INVALID_PARAM),
 ])
 def test_bad_ids_are_client_errors(alice, path, status, errcode):

@@ -17,7 +17,7 @@ no reference, no edit, not counted in a thread nor its latest event (spec: "Igno
 
 Cost per page of events, whatever its size: one query for the page's thread, replacement and
 reference rows (all a page without relations costs), then, when there are any: the user's ignored
-users (and two queries to recount threads when there are some), the user's participation (only when
+users (and one query to recount threads when there are some), the user's participation (only when
 there are threads), the events to embed, history visibility of the latest thread events, then the
 same for those latest events (without threads, which cannot nest).
 """
@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from django.db.models import Count, Max, Value
+from django.db.models import Count, OuterRef, Subquery, Value
 from apps.rooms import serialize, stores
 from apps.rooms.events import Event
 from apps.rooms.visibility import filter_events_for_user
@@ -143,16 +143,16 @@ def bundle(events: Sequence[Event], user_id: str | None, *, threads: bool = True
 
 def _without_ignored(roots: dict[str, _Thread], ignored: frozenset[str]) -> dict[str, _Thread]:
     """The threads' counts and latest events recomputed without the children of ignored users (only
-    for a user who ignores someone: two queries)."""
-    per_root = (EventRelation.objects.filter(relates_to_id__in=list(roots), rel_type=THREAD)
-                .exclude(sender__in=list(ignored)).values("relates_to_id")
-                .annotate(n=Count("event_id"), last=Max("stream_ordering")))
-    per_root = {r["relates_to_id"]: (r["n"], r["last"]) for r in per_root}
-    latest = dict(EventRelation.objects.filter(stream_ordering__in=[last for _, last in per_root.values()])
-                  .values_list("stream_ordering", "event_id"))
-    return {root: _Thread(root_sender=row.root_sender, latest_event_id=latest[per_root[root][1]],
-                          count=per_root[root][0])
-            for root, row in roots.items() if root in per_root and per_root[root][1] in latest}
+    for a user who ignores someone: one query)."""
+    children = (EventRelation.objects.filter(relates_to_id=OuterRef("root_event_id"), rel_type=THREAD)
+                .exclude(sender__in=list(ignored)))
+    rows = (ThreadRoot.objects.filter(root_event_id__in=list(roots))
+            .annotate(n=Subquery(children.order_by().values("relates_to_id").annotate(c=Count("event_id"))
+                                 .values("c")[:1]),
+                      last=Subquery(children.order_by("-depth", "-stream_ordering").values("event_id")[:1]))
+            .values_list("root_event_id", "n", "last"))
+    return {root: _Thread(root_sender=roots[root].root_sender, latest_event_id=last, count=n)
+            for root, n, last in rows if last is not None}
 
 
 def _visible_latest(user_id: str | None, roots: dict[str, _Thread], loaded: dict[str, Event],
@@ -165,7 +165,7 @@ def _visible_latest(user_id: str | None, roots: dict[str, _Thread], loaded: dict
     for root_id in [r for r, e in latest.items() if e.event_id not in seen]:
         # Rare: the newest child is hidden from the user (e.g. they left before it): the newest they may see.
         ids = list(EventRelation.objects.filter(relates_to_id=root_id, rel_type=THREAD)
-                   .exclude(sender__in=list(ignored)).order_by("-stream_ordering").values_list("event_id", flat=True)[:_THREAD_FALLBACK_SCAN])
+                   .exclude(sender__in=list(ignored)).order_by("-depth", "-stream_ordering").values_list("event_id", flat=True)[:_THREAD_FALLBACK_SCAN])
         found = stores.get_events(ids)
         visible = filter_events_for_user(user_id, [found[i] for i in ids if i in found])
         if visible:

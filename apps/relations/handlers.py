@@ -11,9 +11,10 @@ unless `dir=f`; those the user may not see, and those of users they ignore, are 
 /sync token. `recurse` follows relationships up to `MAX_RECURSION` levels (the spec asks for at
 least 3) and then answers `recursion_depth`.
 
-/threads: the room's thread roots (`models.ThreadRoot`) by latest activity; the user must be a
-member, a former member, or the room world-readable (else 403 M_FORBIDDEN); roots the user may not
-see are skipped, and a root sent by an ignored user is served redacted. The token is `th<position>`: threads whose latest event is older than that position.
+/threads: the room's thread roots (`models.ThreadRoot`) by their latest event, topologically; the
+user must be a member, a former member, or the room world-readable (else 403 M_FORBIDDEN); roots
+the user may not see are skipped, and a root sent by an ignored user is served redacted. The token
+is `th<depth>_<position>`: threads whose latest event comes before that point.
 
 Both page in at most `MAX_ROUNDS` batches: a page may come back short, never unboundedly expensive.
 """
@@ -40,7 +41,7 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 MAX_RECURSION = 3
 MAX_ROUNDS = 3
-_THREADS_TOKEN = re.compile(r"th(-?[0-9]{1,18})")
+_THREADS_TOKEN = re.compile(r"th(-?[0-9]{1,18})_(-?[0-9]{1,18})")
 
 
 def _now_ms() -> int:
@@ -136,7 +137,7 @@ def get_threads(requester, room_id: str, *, include: str = "all", from_token: st
         m = _THREADS_TOKEN.fullmatch(from_token)
         if m is None:
             raise MatrixError(Codes.INVALID_PARAM, "Unknown pagination token", 400)
-        before = int(m.group(1))
+        before = (int(m.group(1)), int(m.group(2)))
     _may_view_room(requester.user_id, room_id)
     limit = _limit(limit)
     participant = requester.user_id if include == "participated" else None
@@ -146,11 +147,11 @@ def get_threads(requester, room_id: str, *, include: str = "all", from_token: st
     batch = limit + 1
     for _ in range(MAX_ROUNDS):
         rows = stores.thread_roots(room_id, participant=participant, before=before, count=batch)
-        found = room_stores.get_events(r for r, _ in rows)
+        found = room_stores.get_events(r for r, _, _ in rows)
         shown = {e.event_id for e in filter_events_for_user(requester.user_id, list(found.values()))}
         full = False
-        for i, (root_id, latest) in enumerate(rows):
-            before = latest
+        for i, (root_id, depth, position) in enumerate(rows):
+            before = (depth, position)
             if root_id in shown:
                 chunk.append(found[root_id])
                 if len(chunk) == limit:
@@ -170,5 +171,5 @@ def get_threads(requester, room_id: str, *, include: str = "all", from_token: st
     chunk = [prune_event(e) if e.sender in ignored else e for e in chunk]
     result: dict[str, Any] = {"chunk": serialize_page(requester, chunk)}
     if more and before is not None:
-        result["next_batch"] = f"th{before}"
+        result["next_batch"] = f"th{before[0]}_{before[1]}"
     return result

@@ -82,14 +82,16 @@ def _count_thread_event(event: Event, root_id: str, position: int) -> None:
             return  # a relationship across rooms is no relationship
         ThreadRoot.objects.create(root_event_id=root_id, room_id=event.room_id,
                                   root_sender=parent["sender"] if parent else "", count=1,
-                                  latest_event_id=event.event_id, latest_stream_ordering=position)
+                                  latest_event_id=event.event_id, latest_depth=event.depth,
+                                  latest_stream_ordering=position)
         return
     if root.room_id != event.room_id:
         return
     root.count += 1
-    if position > root.latest_stream_ordering:
-        root.latest_event_id, root.latest_stream_ordering = event.event_id, position
-    root.save(update_fields=["count", "latest_event_id", "latest_stream_ordering"])
+    # Topologically latest: a late event from another server (lower depth, higher position) is not it.
+    if (event.depth, position) > (root.latest_depth, root.latest_stream_ordering):
+        root.latest_event_id, root.latest_depth, root.latest_stream_ordering = event.event_id, event.depth, position
+    root.save(update_fields=["count", "latest_event_id", "latest_depth", "latest_stream_ordering"])
 
 
 def _domain(user_id: str) -> str:
@@ -122,9 +124,9 @@ def _on_redaction(redaction: Event) -> None:
 def recount_thread(root_id: str) -> None:
     """Recompute a thread's count and latest event from its remaining children."""
     children = EventRelation.objects.filter(relates_to_id=root_id, rel_type=THREAD)
-    latest = children.order_by("-stream_ordering").values_list("event_id", "stream_ordering").first()
+    latest = children.order_by("-depth", "-stream_ordering").values_list("event_id", "depth", "stream_ordering").first()
     if latest is None:
         ThreadRoot.objects.filter(root_event_id=root_id).delete()
         return
     ThreadRoot.objects.filter(root_event_id=root_id).update(
-        count=children.count(), latest_event_id=latest[0], latest_stream_ordering=latest[1])
+        count=children.count(), latest_event_id=latest[0], latest_depth=latest[1], latest_stream_ordering=latest[2])

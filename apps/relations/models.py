@@ -7,9 +7,10 @@ endpoints and the aggregations filter and order on, so they never parse event JS
 `depth` and `stream_ordering` (the room's topological order), `origin_server_ts` (which edit is the
 most recent), sender and type (the validity rules of `m.replace`, the `eventType` filter).
 
-`ThreadRoot`: one row per event that has `m.thread` children, with their number and the latest one,
-so that `GET /threads` orders threads by their latest activity with one index scan and the
-`m.thread` aggregation is one read per page.
+`ThreadRoot`: one row per event that has `m.thread` children, with their number and the latest one
+(topologically: greatest (depth, stream_ordering), threading.md "latest_event"), so that
+`GET /threads` orders threads by their latest activity with one index scan and the `m.thread`
+aggregation is one read per page.
 """
 from __future__ import annotations
 
@@ -43,8 +44,10 @@ class ThreadRoot(models.Model):
                                    help_text="Empty while the root event is unknown to this server.")
     count = models.IntegerField(default=0)
     latest_event_id = models.CharField(max_length=255)
+    latest_depth = models.BigIntegerField(default=0)
     latest_stream_ordering = models.BigIntegerField()
 
     class Meta:
         db_table = "thread_roots"
-        indexes = [models.Index(fields=["room_id", "latest_stream_ordering"], name="thread_roots_activity")]
+        indexes = [models.Index(fields=["room_id", "latest_depth", "latest_stream_ordering"],
+                                name="thread_roots_latest")]

@@ -42,13 +42,17 @@ def page(qs, condition: Q | None, direction: str, count: int) -> list[tuple[str,
     return list(qs.order_by(*order).values_list("event_id", "depth", "stream_ordering")[:count])
 
 
-def thread_roots(room_id: str, *, participant: str | None, before: int | None, count: int) -> list[tuple[str, int]]:
-    """(root_event_id, latest_stream_ordering) of the room's threads, latest activity first, before
-    the position `before`; only those `participant` started or replied in when given."""
+def thread_roots(room_id: str, *, participant: str | None, before: tuple[int, int] | None,
+                 count: int) -> list[tuple[str, int, int]]:
+    """(root_event_id, latest depth, latest stream_ordering) of the room's threads, latest activity
+    (topologically) first, before the (depth, stream_ordering) `before`; only those `participant`
+    started or replied in when given."""
     qs = ThreadRoot.objects.filter(room_id=room_id)
     if participant is not None:
         replied = EventRelation.objects.filter(rel_type=THREAD, sender=participant, room_id=room_id)
         qs = qs.filter(Q(root_sender=participant) | Q(root_event_id__in=replied.values("relates_to_id")))
     if before is not None:
-        qs = qs.filter(latest_stream_ordering__lt=before)
-    return list(qs.order_by("-latest_stream_ordering").values_list("root_event_id", "latest_stream_ordering")[:count])
+        depth, position = before
+        qs = qs.filter(Q(latest_depth__lt=depth) | Q(latest_depth=depth, latest_stream_ordering__lt=position))
+    return list(qs.order_by("-latest_depth", "-latest_stream_ordering")
+                .values_list("root_event_id", "latest_depth", "latest_stream_ordering")[:count])

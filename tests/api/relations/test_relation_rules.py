@@ -46,3 +46,23 @@ def test_valid_replacement():
     encrypted = _ev(event_type="m.room.encrypted", ciphertext="...")
     assert _valid_replacement(encrypted, _ev(event_type="m.room.encrypted", ciphertext="...",
                                              **{"m.relates_to": edit["m.relates_to"]}))
+
+
+def test_thread_latest_event_is_topological(db):
+    """A thread event that arrives late from another server (lower depth, later stream position) is
+    counted but does not become the thread's latest event."""
+    from apps.relations.index import _count_thread_event
+    from apps.relations.models import ThreadRoot
+
+    ThreadRoot.objects.create(root_event_id="$root", room_id="!r:x", root_sender="@a:x", count=1,
+                              latest_event_id="$deep", latest_depth=10, latest_stream_ordering=100)
+    late = Event({"type": "m.room.message", "sender": "@b:y", "room_id": "!r:x", "depth": 5, "origin_server_ts": 1,
+                  "content": {"m.relates_to": {"rel_type": "m.thread", "event_id": "$root"}}},
+                 get_room_version("10"))
+    _count_thread_event(late, "$root", 200)
+    root = ThreadRoot.objects.get(root_event_id="$root")
+    assert (root.count, root.latest_event_id, root.latest_depth) == (2, "$deep", 10)
+    deeper = Event({**late.pdu, "depth": 11}, get_room_version("10"))
+    _count_thread_event(deeper, "$root", 201)
+    root.refresh_from_db()
+    assert (root.count, root.latest_event_id, root.latest_stream_ordering) == (3, deeper.event_id, 201)

@@ -129,9 +129,8 @@ def _restricted_authoriser(room_id: str, rv: RoomVersion, user_id: str) -> str |
     if not any((room_stores.membership_of(r, user_id) or ("",))[0] == "join" for r in known):
         raise MatrixError(Codes.FORBIDDEN, "You do not meet any condition of the room's join rule", 403)
     # A local member able to invite authorises the join (auth rules v8+ 4.3.5).
-    auth = {k: ev for k, ev in room_stores.get_events(
-        [state[k] for k in (CREATE_KEY, ("m.room.power_levels", "")) if k in state]).items()}
-    auth = {ev.state_pair: ev for ev in auth.values()}
+    ids = [state[k] for k in (CREATE_KEY, ("m.room.power_levels", "")) if k in state]
+    auth = {ev.state_pair: ev for ev in room_stores.get_events(ids).values()}
     invite_level = get_named_level(auth, "invite", None, rv)
     me = ":" + settings.HS.server_name
     for member in room_stores.current_member_events(room_id, ["join"]):
@@ -234,16 +233,12 @@ def send_leave(origin: str, room_id: str, event_id: str, body: Any) -> dict[str,
     return {}
 
 
-def stripped_state(room_id: str, *, full_pdus: bool) -> list[dict[str, Any]]:
+def room_state_for_knock(room_id: str) -> list[dict[str, Any]]:
+    """The stripped-state events of the room (create event included) as full PDUs (spec 1.16)."""
     state = state_store.current_state(room_id, [(t, "") for t in STRIPPED_STATE_TYPES])
     events = room_stores.get_events(state.values())
-    out = []
-    for t in STRIPPED_STATE_TYPES:
-        ev = events.get(state.get((t, ""), ""))
-        if ev is not None:
-            out.append(ev.get_pdu_json() if full_pdus else
-                       {"type": ev.type, "state_key": ev.state_key, "content": ev.content, "sender": ev.sender})
-    return out
+    return [events[state[(t, "")]].get_pdu_json() for t in STRIPPED_STATE_TYPES
+            if (t, "") in state and state[(t, "")] in events]
 
 
 def send_knock(origin: str, room_id: str, event_id: str, body: Any) -> dict[str, Any]:
@@ -252,8 +247,7 @@ def send_knock(origin: str, room_id: str, event_id: str, body: Any) -> dict[str,
         raise MatrixError(INCOMPATIBLE_ROOM_VERSION, f"Room version {rv.identifier} does not support knocking",
                           400, room_version=rv.identifier)
     _process(_parse_member_event(origin, room_id, event_id, body, rv, "knock"))
-    # Spec (1.16): the knock_room_state entries are events in the room version's format.
-    return {"knock_room_state": stripped_state(room_id, full_pdus=True)}
+    return {"knock_room_state": room_state_for_knock(room_id)}
 
 
 # --- invites -------------------------------------------------------------------------------------------

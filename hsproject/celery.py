@@ -30,7 +30,7 @@ def _configure() -> None:
 
 
 _configure()
-app.conf.imports = ("workers.background", "workers.appservice")
+app.conf.imports = ("workers.background", "workers.appservice", "workers.pusher")
 
 
 @app.on_after_finalize.connect

@@ -7,4 +7,6 @@ SCHEDULE = {
     "clean-media": {"task": "background.clean_media", "schedule": crontab(minute="*/10")},
     # Wakes application services whose work no message announced (a lost wake-up, an ended backoff).
     "appservice-sweep": {"task": "appservice.sweep", "schedule": crontab(minute="*")},
+    # Wakes pushers whose work no message announced (a worker killed mid-send, an ended backoff).
+    "pusher-sweep": {"task": "pusher.sweep", "schedule": 30.0},
 }

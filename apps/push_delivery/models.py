@@ -1,0 +1,21 @@
+"""The delivery state of each pusher: who is sending for it now (a lease), and its backoff.
+
+The durable position (what has been pushed) is the pusher's own `last_stream_ordering`
+(apps.push.models.Pusher); this table holds what the `pusher` queue needs to share the pushers between
+several Celery workers without sending twice, and to back off from a gateway that is down.
+"""
+from __future__ import annotations
+
+from django.db import models
+
+
+class PusherDeliveryState(models.Model):
+    pusher_id = models.BigIntegerField(primary_key=True)
+    lease_owner = models.CharField(max_length=128, null=True, blank=True)
+    lease_until_ms = models.BigIntegerField(null=True, blank=True)
+    failures = models.IntegerField(default=0)
+    retry_at_ms = models.BigIntegerField(null=True, blank=True)
+    last_error = models.TextField(null=True, blank=True)
+
+    class Meta:
+        db_table = "pusher_delivery_state"

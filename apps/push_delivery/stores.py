@@ -1,0 +1,76 @@
+"""Every query of push delivery: pushers with work, their lease, their position."""
+from __future__ import annotations
+
+import time
+
+from django.db.models import Max, Q
+
+from apps.push.models import EventPushAction, Pusher
+
+from .models import PusherDeliveryState
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def pusher(pusher_id: int) -> Pusher | None:
+    return Pusher.objects.filter(pk=pusher_id).first()
+
+
+def take_lease(pusher_id: int, owner: str, lease_ms: int) -> bool:
+    """Become (or stay) the one sender for the pusher until now + lease_ms (one conditional UPDATE)."""
+    PusherDeliveryState.objects.get_or_create(pusher_id=pusher_id)
+    now = now_ms()
+    return PusherDeliveryState.objects.filter(
+        Q(lease_owner__isnull=True) | Q(lease_until_ms__lt=now) | Q(lease_owner=owner), pusher_id=pusher_id,
+    ).update(lease_owner=owner, lease_until_ms=now + lease_ms) == 1
+
+
+def release_lease(pusher_id: int, owner: str) -> None:
+    PusherDeliveryState.objects.filter(pusher_id=pusher_id, lease_owner=owner).update(
+        lease_owner=None, lease_until_ms=None)
+
+
+def state(pusher_id: int) -> PusherDeliveryState | None:
+    return PusherDeliveryState.objects.filter(pusher_id=pusher_id).first()
+
+
+def update_state(pusher_id: int, owner: str, **fields) -> bool:
+    return PusherDeliveryState.objects.filter(pusher_id=pusher_id, lease_owner=owner).update(**fields) == 1
+
+
+def advance(pusher_id: int, owner: str, position: int, *, success_ts: int) -> bool:
+    """Record that everything up to `position` was pushed, only while `owner` still holds the lease."""
+    if not PusherDeliveryState.objects.filter(pusher_id=pusher_id, lease_owner=owner).exists():
+        return False
+    Pusher.objects.filter(pk=pusher_id, last_stream_ordering__lt=position).update(
+        last_stream_ordering=position, last_success_ts=success_ts, failing_since_ts=None)
+    return True
+
+
+def mark_failing(pusher_id: int, since_ts: int) -> None:
+    Pusher.objects.filter(pk=pusher_id, failing_since_ts__isnull=True).update(failing_since_ts=since_ts)
+
+
+def delete_pushers_with_key(app_id: str, pushkey: str) -> int:
+    """A push gateway rejected the key: every pusher with it goes (spec: push gateway API, `rejected`)."""
+    ids = list(Pusher.objects.filter(app_id=app_id, pushkey=pushkey).values_list("pk", flat=True))
+    PusherDeliveryState.objects.filter(pusher_id__in=ids).delete()
+    return Pusher.objects.filter(pk__in=ids).delete()[0]
+
+
+def pushers_of_users(user_ids: list[str]) -> list[int]:
+    return list(Pusher.objects.filter(user_id__in=user_ids, kind="http").values_list("pk", flat=True))
+
+
+def pushers_with_work(up_to: int) -> list[int]:
+    """HTTP pushers whose user has notifying actions after the pusher's position (the sweep's query)."""
+    latest = {u: m for u, m in EventPushAction.objects.filter(notify=True, stream_ordering__lte=up_to)
+              .values("user_id").annotate(m=Max("stream_ordering")).values_list("user_id", "m")}
+    out = []
+    for pk, user_id, position in Pusher.objects.filter(kind="http", user_id__in=list(latest)).values_list(
+            "pk", "user_id", "last_stream_ordering"):
+        if latest[user_id] > position:
+            out.append(pk)
+    return out

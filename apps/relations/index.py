@@ -54,6 +54,11 @@ def _on_persisting(persisted: PersistedEvent) -> None:
     if event.type == "m.room.redaction":
         _on_redaction(event)
         return
+    index_event(event, persisted.stream_ordering)
+
+
+def index_event(event: Event, position: int) -> None:
+    """Index one timeline event (not a redaction) persisted at `position`."""
     if not is_local_id(event.sender):
         # A remote root may arrive after its thread's children: now we know who started the thread.
         ThreadRoot.objects.filter(root_event_id=event.event_id, root_sender="").update(root_sender=event.sender)
@@ -68,10 +73,10 @@ def _on_persisting(persisted: PersistedEvent) -> None:
     # The persister runs its hooks once per event (an event already stored is not persisted again).
     EventRelation.objects.create(
         event_id=event.event_id, relates_to_id=parent_id, rel_type=rel_type, room_id=event.room_id,
-        sender=event.sender, type=event.type, depth=event.depth, stream_ordering=persisted.stream_ordering,
+        sender=event.sender, type=event.type, depth=event.depth, stream_ordering=position,
         origin_server_ts=event.origin_server_ts)
     if rel_type == THREAD:
-        _count_thread_event(event, parent_id, persisted.stream_ordering)
+        _count_thread_event(event, parent_id, position)
 
 
 def _count_thread_event(event: Event, root_id: str, position: int) -> None:
@@ -130,3 +135,31 @@ def recount_thread(root_id: str) -> None:
         return
     ThreadRoot.objects.filter(root_event_id=root_id).update(
         count=children.count(), latest_event_id=latest[0], latest_depth=latest[1], latest_stream_ordering=latest[2])
+
+
+def rebuild(batch: int = 1000) -> int:
+    """Recompute the whole index from the stored timeline (`manage.py rebuild_relations_index`: for
+    events persisted before this app was installed). Redacted events are left out, as a redaction
+    would have removed them. Meant for a quiet server: an event persisted meanwhile may be indexed by
+    its own hook and then fail here (or the other way round), in which case run it again. Returns
+    the number of events read."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        EventRelation.objects.all().delete()
+        ThreadRoot.objects.all().delete()
+        rows = EventRow.objects.filter(outlier=False, soft_failed=False, rejected_reason__isnull=True,
+                                       stream_ordering__isnull=False, redacted_by__isnull=True) \
+            .exclude(type="m.room.redaction")
+        last, seen = None, 0
+        while True:
+            page = rows.filter(stream_ordering__gt=last) if last is not None else rows
+            ids = list(page.order_by("stream_ordering").values_list("event_id", "stream_ordering")[:batch])
+            if not ids:
+                return seen
+            events = stores.get_events(eid for eid, _ in ids)
+            for eid, position in ids:
+                if eid in events:
+                    index_event(events[eid], position)
+            seen += len(ids)
+            last = ids[-1][1]

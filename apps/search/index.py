@@ -50,10 +50,42 @@ def _on_persisting(persisted: PersistedEvent) -> None:
     meta = event.internal
     if persisted.stream_ordering is None or event.rejected or meta.soft_failed or meta.outlier:
         return
+    # The persister runs its hooks once per event (an event already stored is not persisted again).
+    index_event(event, persisted.stream_ordering)
+
+
+def index_event(event: Event, position: int) -> None:
     found = searchable(event)
     if found is None:
         return
-    # The persister runs its hooks once per event (an event already stored is not persisted again).
     SearchEntry.objects.create(
         event_id=event.event_id, room_id=event.room_id, key=found[0], value=found[1], sender=event.sender,
-        type=event.type, stream_ordering=persisted.stream_ordering, origin_server_ts=event.origin_server_ts)
+        type=event.type, stream_ordering=position, origin_server_ts=event.origin_server_ts)
+
+
+def rebuild(batch: int = 1000) -> int:
+    """Recompute the whole index from the stored timeline (`manage.py rebuild_search_index`: for events
+    persisted before this app was installed). Meant for a quiet server: an event persisted meanwhile
+    may be indexed by its own hook and then fail here (or the other way round), in which case run it
+    again. Returns the number of events read."""
+    from django.db import transaction
+
+    from apps.rooms import stores
+    from apps.rooms.models import EventRow
+
+    with transaction.atomic():
+        SearchEntry.objects.all().delete()
+        rows = EventRow.objects.filter(outlier=False, soft_failed=False, rejected_reason__isnull=True,
+                                       stream_ordering__isnull=False, type__in=list(KEYS.values()))
+        last, seen = None, 0
+        while True:
+            page = rows.filter(stream_ordering__gt=last) if last is not None else rows
+            ids = list(page.order_by("stream_ordering").values_list("event_id", "stream_ordering")[:batch])
+            if not ids:
+                return seen
+            events = stores.get_events(eid for eid, _ in ids)
+            for eid, position in ids:
+                if eid in events:
+                    index_event(events[eid], position)
+            seen += len(ids)
+            last = ids[-1][1]

@@ -310,6 +310,12 @@ def leave_room(requester, room_id: str, reason: str | None = None) -> None:
         if current is not None and current[0] == "leave":
             return  # leaving twice is a no-op
         raise MatrixError(Codes.FORBIDDEN, "You are not in this room", 403)
+    if current[0] == "invite" and not stores.forward_extremities(room_id, limit=1):
+        # An invite over federation to a room this server is not in: rejected through the inviting server.
+        from apps.federation.remote_rooms import reject_invite
+
+        reject_invite(requester.user_id, room_id, reason)
+        return
     content = {"reason": reason} if reason is not None else {}
     _send_membership(requester, room_id, requester.user_id, "leave", content)
 

@@ -171,3 +171,61 @@ def test_v1_invite(alice, remote):
     assert resp.json_body[0] == 200 and "test.local" in resp.json_body[1]["event"]["signatures"]
     shown = sync(alice)["rooms"]["invite"][room]["invite_state"]["events"]
     assert shown[0]["content"] == {"name": "Old times"}
+
+
+class PrefixRoutes(dict):
+    """LoopbackServer routes matched by path prefix (the event ID of a send_leave is not known ahead)."""
+
+    def get(self, path, default=None):
+        for prefix, handler in self.items():
+            if path.startswith(prefix):
+                return handler
+        return default
+
+
+def test_rejecting_a_remote_invite_goes_through_the_inviting_server(alice, tls_server):
+    import json
+    from urllib.parse import quote
+
+    from apps.federation import keyring
+    from apps.rooms.event_signing import verify_event_signatures
+    from apps.rooms.room_versions import get_room_version
+
+    server = tls_server()
+    server.routes = PrefixRoutes()
+    remote = FakeRemote(server.server_name)
+    room = f"!far:{server.server_name}"
+    assert put_invite(remote, invite_event(remote, alice.user_id, room_id=room), room_id=room).status_code == 200
+    first = sync(alice)
+    assert room in first["rooms"]["invite"]
+    template = {"type": "m.room.member", "room_id": room, "sender": alice.user_id, "state_key": alice.user_id,
+                "content": {"membership": "leave"}, "depth": 9, "prev_events": ["$latest"],
+                "auth_events": ["$create", "$pl", "$invite"], "origin_server_ts": 1}
+    server.routes[f"/_matrix/federation/v1/make_leave/{quote(room, safe='')}/{quote(alice.user_id, safe='')}"] = \
+        lambda rec: (200, {}, {"room_version": "10", "event": template})
+    server.routes["/_matrix/federation/v2/send_leave/"] = lambda rec: (200, {}, {})
+
+    resp = alice.post(f"{API}/rooms/{room}/leave", {"reason": "no thanks"})
+    assert resp.status_code == 200, resp.json_body
+    sent = [r for r in server.requests if r.path.startswith("/_matrix/federation/v2/send_leave/")]
+    assert len(sent) == 1 and sent[0].method == "PUT"
+    leave = json.loads(sent[0].body)
+    assert leave["content"] == {"membership": "leave", "reason": "no thanks"}
+    assert leave["prev_events"] == ["$latest"] and leave["sender"] == alice.user_id
+    verify_event_signatures(leave, get_room_version("10"), keyring.key_lookup)  # signed by us
+    later = sync(alice, first["next_batch"])
+    assert room not in later["rooms"]["invite"] and room in later["rooms"]["leave"]
+    assert room_stores.membership_of(room, alice.user_id)[0] == "leave"
+    assert room not in sync(alice)["rooms"]["invite"]
+
+
+def test_rejecting_when_the_inviting_server_is_unreachable(alice, remote):
+    assert put_invite(remote, invite_event(remote, alice.user_id)).status_code == 200
+    first = sync(alice)
+    resp = alice.post(f"{API}/rooms/{ROOM}/leave", {})
+    assert resp.status_code == 200, resp.json_body  # rejected locally: remote.test cannot be reached
+    later = sync(alice, first["next_batch"])
+    assert ROOM not in later["rooms"]["invite"] and ROOM in later["rooms"]["leave"]
+    assert room_stores.membership_of(ROOM, alice.user_id)[0] == "leave"
+    # Leaving again is a no-op, as for local rooms.
+    assert alice.post(f"{API}/rooms/{ROOM}/leave", {}).status_code == 200

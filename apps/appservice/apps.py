@@ -9,4 +9,8 @@ class AppServiceConfig(AppConfig):
     def ready(self) -> None:
         # Every persisted event wakes the `appservice` queue (after its commit); the task reads the
         # events table from each service's durable position, so a lost wake-up only delays delivery.
-        from . import wakeups  # noqa: F401
+        from apps.streams.replication import add_process_listener
+
+        from . import wakeups
+
+        add_process_listener(wakeups.on_stream_advanced)

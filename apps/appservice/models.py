@@ -20,6 +20,10 @@ class AppServiceState(models.Model):
     txn_id = models.BigIntegerField(null=True, blank=True)
     txn_body = models.JSONField(null=True, blank=True, help_text="The in-flight transaction, exactly as sent.")
     txn_up_to = models.BigIntegerField(null=True, blank=True)
+    # `receive_ephemeral`: the last delivered position of each ephemeral stream (typing, receipts,
+    # presence), and where the in-flight transaction takes them.
+    ephemeral_positions = models.JSONField(default=dict, blank=True)
+    txn_ephemeral_up_to = models.JSONField(null=True, blank=True)
     failures = models.IntegerField(default=0)
     retry_at_ms = models.BigIntegerField(null=True, blank=True)
     last_error = models.TextField(null=True, blank=True)

@@ -21,7 +21,13 @@ def now_ms() -> int:
 def ensure_state(appservice_id: str, start_after: int) -> None:
     """The service's state row; a new one starts after `start_after` (a service added to the
     configuration receives events from then on, not the server's history)."""
-    AppServiceState.objects.get_or_create(appservice_id=appservice_id, defaults={"stream_position": start_after})
+    if AppServiceState.objects.filter(appservice_id=appservice_id).exists():
+        return
+    from .ephemeral import available_streams
+
+    AppServiceState.objects.get_or_create(appservice_id=appservice_id, defaults={
+        "stream_position": start_after,
+        "ephemeral_positions": {s: persisted_up_to(s) for s in available_streams()}})
 
 
 def get_state(appservice_id: str) -> AppServiceState | None:
@@ -52,14 +58,18 @@ def update_state(appservice_id: str, owner: str, **fields) -> bool:
 # --- events ------------------------------------------------------------------------------------------------
 
 def events_persisted_up_to() -> int:
-    """The `events` position below which every event is committed: the minimum over the configured writers
-    of their durable positions (`stream_positions`). Read from the database, so a Celery worker that
-    hears no replication traffic still sees it."""
+    return persisted_up_to("events")
+
+
+def persisted_up_to(stream: str) -> int:
+    """The position of `stream` below which everything is committed: the minimum over the configured
+    writers of their durable positions (`stream_positions`). Read from the database, so a Celery worker
+    that hears no replication traffic still sees it."""
     from apps.streams.stores import writer_positions
     from hsproject import instance
 
-    writers = instance.writers_of("events") or ("main",)
-    positions = writer_positions("events").get("events", {})
+    writers = instance.writers_of(stream) or ("main",)
+    positions = writer_positions(stream).get(stream, {})
     return min(positions.get(w, 0) for w in writers)
 
 

@@ -24,8 +24,8 @@ users namespace (or is its sender), an event of a room whose ID is in its rooms 
 with a local alias in its aliases namespace, or of a room where one of its users is joined. Membership
 and aliases are read when the transaction is built.
 
-`receive_ephemeral`: no typing or receipt stream is stored on this server yet, so transactions carry
-`events` only; ephemeral data joins here once those streams exist.
+`receive_ephemeral`: typing, receipts and presence after the service's positions in those streams join the
+same transaction under `ephemeral` (apps.appservice.ephemeral); their positions move with it.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from apps.core.ids import is_local_id
 from hsproject.config.appservices import AppServiceRegistration
 
-from . import client, registry, stores
+from . import client, ephemeral, registry, stores
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def backoff_ms(failures: int) -> int:
     return min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * (2 ** max(0, failures - 1)))
 
 
-def _room_interest(service: AppServiceRegistration, room_id: str, members: list[str], aliases: list[str]) -> bool:
+def room_interest(service: AppServiceRegistration, room_id: str, members: list[str], aliases: list[str]) -> bool:
     if registry.is_room_in_namespace(service, room_id):
         return True
     if any(registry.is_alias_in_namespace(service, a) for a in aliases):
@@ -79,7 +79,7 @@ def interesting_event_ids(service: AppServiceRegistration, rows: list[tuple]) ->
     room_ids = {r[2] for r in rows}
     members = stores.joined_members(room_ids)
     aliases = stores.local_aliases(room_ids)
-    rooms = {rid: _room_interest(service, rid, members.get(rid, []), aliases.get(rid, [])) for rid in room_ids}
+    rooms = {rid: room_interest(service, rid, members.get(rid, []), aliases.get(rid, [])) for rid in room_ids}
     out = []
     for _pos, event_id, room_id, sender, state_key in rows:
         if rooms[room_id] or registry.is_user_in_namespace(service, sender) or (
@@ -89,13 +89,18 @@ def interesting_event_ids(service: AppServiceRegistration, rows: list[tuple]) ->
     return out
 
 
-def transaction_body(event_ids: list[str]) -> dict:
+def transaction_body(event_ids: list[str], ephemeral: list[dict] | None = None) -> dict:
     from apps.rooms.serialize import client_event
     from apps.rooms.stores import get_events
 
     events = get_events(event_ids)
     now = int(time.time() * 1000)
-    return {"events": [client_event(events[e], now_ms=now) for e in event_ids if e in events]}
+    body: dict = {"events": [client_event(events[e], now_ms=now) for e in event_ids if e in events]}
+    if ephemeral:
+        # The stable key (spec v1.13) and MSC2409's, which bridges written before it still read.
+        body["ephemeral"] = ephemeral
+        body["de.sorunome.msc2409.ephemeral"] = ephemeral
+    return body
 
 
 def deliver(service_id: str) -> DeliveryResult:
@@ -111,8 +116,14 @@ def deliver(service_id: str) -> DeliveryResult:
         # A wake-up that came while we held the lease found it busy and left: look once more after
         # releasing it, so an event committed in that window is not left for the next wake-up.
         state = stores.get_state(service.id)
-        if result.status != "idle" or state is None or state.stream_position >= stores.events_persisted_up_to():
+        if result.status != "idle" or state is None or not _has_pending(service, state):
             return DeliveryResult(result.status, total_txns, total_events, result.retry_in_ms)
+
+
+def _has_pending(service: AppServiceRegistration, state) -> bool:
+    if state.stream_position < stores.events_persisted_up_to():
+        return True
+    return service.receive_ephemeral and ephemeral.has_pending(state.ephemeral_positions or {})
 
 
 def _deliver_under_lease(service: AppServiceRegistration) -> DeliveryResult:
@@ -130,21 +141,28 @@ def _deliver_under_lease(service: AppServiceRegistration) -> DeliveryResult:
                 return DeliveryResult("backoff", sent, events_sent, state.retry_at_ms - now)
             if state.txn_id is None:
                 up_to = stores.events_persisted_up_to()
-                if up_to <= state.stream_position:
-                    return DeliveryResult("idle", sent, events_sent)
-                rows = stores.timeline_rows_between(state.stream_position, up_to, MAX_EVENTS_PER_TRANSACTION)
-                page_end = rows[-1][0] if len(rows) == MAX_EVENTS_PER_TRANSACTION else up_to
-                wanted = interesting_event_ids(service, rows)
-                if not wanted:
-                    stores.update_state(service.id, owner, stream_position=page_end)
+                rows = (stores.timeline_rows_between(state.stream_position, up_to, MAX_EVENTS_PER_TRANSACTION)
+                        if up_to > state.stream_position else [])
+                page_end = rows[-1][0] if len(rows) == MAX_EVENTS_PER_TRANSACTION else max(up_to, state.stream_position)
+                wanted = interesting_event_ids(service, rows) if rows else []
+                eph_positions = state.ephemeral_positions or {}
+                eph, eph_up_to = (ephemeral.collect(service, eph_positions) if service.receive_ephemeral
+                                  else ([], eph_positions))
+                if not wanted and not eph:
+                    if page_end == state.stream_position and eph_up_to == eph_positions:
+                        return DeliveryResult("idle", sent, events_sent)
+                    stores.update_state(service.id, owner, stream_position=page_end, ephemeral_positions=eph_up_to)
                     continue
-                body = transaction_body(wanted)
+                body = transaction_body(wanted, eph)
                 if not stores.update_state(service.id, owner, txn_id=state.next_txn_id, txn_body=body,
-                                           txn_up_to=page_end, next_txn_id=state.next_txn_id + 1):
+                                           txn_up_to=page_end, txn_ephemeral_up_to=eph_up_to,
+                                           next_txn_id=state.next_txn_id + 1):
                     return DeliveryResult("busy", sent, events_sent)
-                txn_id, txn_up_to = state.next_txn_id, page_end
+                txn_id, txn_up_to, txn_eph_up_to = state.next_txn_id, page_end, eph_up_to
             else:
                 txn_id, body, txn_up_to = state.txn_id, state.txn_body, state.txn_up_to
+                txn_eph_up_to = state.txn_ephemeral_up_to if state.txn_ephemeral_up_to is not None \
+                    else (state.ephemeral_positions or {})
             try:
                 client.put_transaction(service, txn_id, body)
             except client.TransactionFailed as e:
@@ -156,7 +174,8 @@ def _deliver_under_lease(service: AppServiceRegistration) -> DeliveryResult:
                                     last_error=str(e)[:1000])
                 return DeliveryResult("failed", sent, events_sent, wait)
             stores.update_state(service.id, owner, stream_position=txn_up_to, txn_id=None, txn_body=None,
-                                txn_up_to=None, failures=0, retry_at_ms=None, last_error=None,
+                                txn_up_to=None, ephemeral_positions=txn_eph_up_to, txn_ephemeral_up_to=None,
+                                failures=0, retry_at_ms=None, last_error=None,
                                 lease_until_ms=stores.now_ms() + LEASE_MS)
             sent += 1
             events_sent += len(body.get("events", ()))
@@ -178,6 +197,6 @@ def services_with_work() -> list[str]:
             continue
         if state.retry_at_ms is not None and state.retry_at_ms > now:
             continue
-        if state.txn_id is not None or state.stream_position < up_to:
+        if state.txn_id is not None or _has_pending(service, state):
             out.append(service.id)
     return out

@@ -1,4 +1,5 @@
-"""What wakes the `appservice` queue: every event persisted on this process (after its commit), and the
+"""What wakes the `appservice` queue: every event persisted on this process (after its commit), every
+typing, receipt or presence change it writes (for services with `receive_ephemeral`), and the
 periodic sweep (`appservice.sweep`, workers/beat.py) for work nobody woke (a lost message, a retry lost
 with its worker).
 
@@ -79,6 +80,21 @@ def _wake_on_event(persisted: PersistedEvent) -> None:
     for service in targets:
         stores.ensure_state(service.id, persisted.stream_ordering - 1)
         transaction.on_commit(lambda service_id=service.id: wake(service_id))
+
+
+def on_stream_advanced(stream: str, writer: str, position: int, rows) -> None:
+    """Replication listener (apps.streams.replication.add_process_listener): a typing, receipt or presence
+    change committed by THIS process wakes the services that receive ephemeral data. Only the writer
+    wakes them, so N processes hearing the change do not send N wake-ups."""
+    from hsproject import instance
+
+    from .ephemeral import STREAMS
+
+    if stream not in STREAMS or writer != instance.name():
+        return
+    for service in registry.services():
+        if service.url is not None and service.receive_ephemeral:
+            wake(service.id)
 
 
 def schedule_retry(service_id: str, delay_ms: int) -> None:

@@ -412,9 +412,21 @@ def build_transport() -> Transport:
     return InProcTransport()
 
 
+_process_listeners: list[Listener] = []
+
+
+def add_process_listener(listener: Listener) -> None:
+    """Attach `listener` to this process's replication state, whenever it is built (apps call this from
+    `AppConfig.ready()`, where the state must not be started yet)."""
+    if listener not in _process_listeners:
+        _process_listeners.append(listener)
+    if _state is not None:
+        _state.add_listener(listener)
+
+
 def get_state() -> ReplicationState:
     """This process's replication state, started on first use (from a sync context: it reads the database)
-    and wired to the process notifier."""
+    and wired to the process notifier and the listeners of `add_process_listener`."""
     global _state
     with _state_lock:
         if _state is None:
@@ -423,6 +435,8 @@ def get_state() -> ReplicationState:
             from . import notifier
             state = ReplicationState(instance.name(), instance.writers_of, build_transport())
             state.add_listener(notifier.replication_listener(notifier.get_notifier()))
+            for listener in _process_listeners:
+                state.add_listener(listener)
             state.start()  # may raise (database down): then the next call tries again
             _state = state
         return _state

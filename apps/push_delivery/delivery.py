@@ -27,7 +27,15 @@ logger = logging.getLogger(__name__)
 
 LEASE_MS = 60_000
 BATCH = 50
-_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+_owners: dict[int, str] = {}
+
+
+def _owner() -> str:
+    """This process's lease owner name, made after any fork (Celery's prefork children each have their own)."""
+    pid = os.getpid()
+    if pid not in _owners:
+        _owners[pid] = f"{socket.gethostname()}:{pid}:{uuid.uuid4().hex[:8]}"
+    return _owners[pid]
 
 
 @dataclass
@@ -62,12 +70,12 @@ def _room_details(room_id: str, sender: str) -> dict:
 
 
 def deliver(pusher_id: int) -> DeliveryResult:
-    if not stores.take_lease(pusher_id, _OWNER, LEASE_MS):
+    if not stores.take_lease(pusher_id, _owner(), LEASE_MS):
         return DeliveryResult("busy")
     try:
         return _deliver_under_lease(pusher_id)
     finally:
-        stores.release_lease(pusher_id, _OWNER)
+        stores.release_lease(pusher_id, _owner())
 
 
 def _deliver_under_lease(pusher_id: int) -> DeliveryResult:
@@ -103,7 +111,7 @@ def _deliver_under_lease(pusher_id: int) -> DeliveryResult:
                     wait = backoff_ms(failures)
                     logger.warning("pusher %s (%s): push failed (%s); retrying in %d ms", pusher_id,
                                    pusher.app_id, result.error, wait)
-                    stores.update_state(pusher_id, _OWNER, failures=failures, retry_at_ms=stores.now_ms() + wait,
+                    stores.update_state(pusher_id, _owner(), failures=failures, retry_at_ms=stores.now_ms() + wait,
                                         last_error=result.error)
                     stores.mark_failing(pusher_id, stores.now_ms())
                     return DeliveryResult("failed", sent, wait)
@@ -117,7 +125,7 @@ def _deliver_under_lease(pusher_id: int) -> DeliveryResult:
                     return DeliveryResult("gone", sent)
                 for key in result.rejected:
                     stores.delete_pushers_with_key(pusher.app_id, key)
-            if not stores.advance(pusher_id, _OWNER, action.stream_ordering, success_ts=stores.now_ms()):
+            if not stores.advance(pusher_id, _owner(), action.stream_ordering, success_ts=stores.now_ms()):
                 return DeliveryResult("busy", sent)  # the lease ran out under us: the new holder goes on
-        stores.update_state(pusher_id, _OWNER, failures=0, retry_at_ms=None, last_error=None,
+        stores.update_state(pusher_id, _owner(), failures=0, retry_at_ms=None, last_error=None,
                             lease_until_ms=stores.now_ms() + LEASE_MS)

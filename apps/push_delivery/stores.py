@@ -19,12 +19,33 @@ def pusher(pusher_id: int) -> Pusher | None:
 
 
 def take_lease(pusher_id: int, owner: str, lease_ms: int) -> bool:
-    """Become (or stay) the one sender for the pusher until now + lease_ms (one conditional UPDATE)."""
-    PusherDeliveryState.objects.get_or_create(pusher_id=pusher_id)
+    """Become (or stay) the one sender for the pusher until now + lease_ms (one conditional UPDATE). A
+    lease held by a process of this host that no longer exists (a worker killed mid-send) is free."""
+    row, _ = PusherDeliveryState.objects.get_or_create(pusher_id=pusher_id)
     now = now_ms()
-    return PusherDeliveryState.objects.filter(
-        Q(lease_owner__isnull=True) | Q(lease_until_ms__lt=now) | Q(lease_owner=owner), pusher_id=pusher_id,
-    ).update(lease_owner=owner, lease_until_ms=now + lease_ms) == 1
+    free = Q(lease_owner__isnull=True) | Q(lease_until_ms__lt=now) | Q(lease_owner=owner)
+    if row.lease_owner and row.lease_owner != owner and owner_is_gone(row.lease_owner):
+        free |= Q(lease_owner=row.lease_owner)
+    return PusherDeliveryState.objects.filter(free, pusher_id=pusher_id).update(
+        lease_owner=owner, lease_until_ms=now + lease_ms) == 1
+
+
+def owner_is_gone(owner: str) -> bool:
+    """`owner` is `host:pid:nonce`; only a process of this host can be known to be gone."""
+    import os
+    import socket
+
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def release_lease(pusher_id: int, owner: str) -> None:

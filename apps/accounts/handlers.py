@@ -244,11 +244,19 @@ def get_device(requester: Requester, device_id: str) -> Device:
     return device
 
 
-def update_device(requester: Requester, device_id: str, display_name: str | None) -> None:
-    device = get_device(requester, device_id)
+def update_device(requester: Requester, device_id: str, display_name: str | None) -> bool:
+    """PUT /devices/{deviceId}; True when an application service created the device (spec v1.17,
+    "Device management": a service creates its users' devices this way, no login needed)."""
     check_device_display_name(display_name)
+    if requester.app_service is not None and stores.device_of(requester.user, device_id) is None:
+        if not device_id or len(device_id) > MAX_DEVICE_ID_LEN:
+            raise MatrixError(Codes.INVALID_PARAM, f"device_id must be 1-{MAX_DEVICE_ID_LEN} characters", 400)
+        lifecycle.get_or_create_device(requester.user, device_id, display_name)
+        return True
+    device = get_device(requester, device_id)
     if display_name is not None and display_name != device.display_name:
         stores.set_device_display_name(device, display_name)
+    return False
 
 
 def delete_devices(requester: Requester, device_ids: list[str]) -> None:

@@ -212,8 +212,8 @@ class UpdateDeviceView(Endpoint):
     def handle(self, request, device_id: str, **kwargs):
         requester = authenticate(request)
         body = json_body(request)
-        handlers.update_device(requester, device_id, field(body, "display_name", str))
-        return {}
+        created = handlers.update_device(requester, device_id, field(body, "display_name", str))
+        return ({}, 201) if created else {}
 
 
 class DeleteDeviceView(Endpoint):
@@ -226,7 +226,8 @@ class DeleteDeviceView(Endpoint):
         # The body is only the UIA data; the first request of the flow may have none.
         body = json_body(request, required=False)
         handlers.get_device(requester, device_id)  # 404 before asking the user to authenticate
-        _uia(request, body, requester, "remove a device from your account")
+        if requester.app_service is None:  # spec v1.17 "Device management": no UIA for a service
+            _uia(request, body, requester, "remove a device from your account")
         handlers.delete_devices(requester, [device_id])
         return {}
 
@@ -242,7 +243,8 @@ class DeleteDevicesView(Endpoint):
         devices = field(body, "devices", list, required=True)
         if not all(isinstance(d, str) for d in devices):
             raise MatrixError(Codes.BAD_JSON, "devices must be a list of strings", 400)
-        _uia(request, body, requester, "remove devices from your account")
+        if requester.app_service is None:  # spec v1.17 "Device management": no UIA for a service
+            _uia(request, body, requester, "remove devices from your account")
         handlers.delete_devices(requester, devices)
         return {}
 

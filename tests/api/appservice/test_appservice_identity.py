@@ -159,3 +159,23 @@ def test_timestamp_massaging(mx, alice, service):
     # An ordinary user's ts is not honoured.
     plain = alice.put(f"{API}/rooms/{room}/send/m.room.message/ts3?ts=5", {"msgtype": "m.text", "body": "now"})
     assert ts_of(plain.json_body["event_id"]) > 1_600_000_000_000
+
+
+def test_device_management_by_the_service(mx, alice, service):
+    """Spec v1.17 "Device management": PUT creates a device, deletions need no user-interactive auth."""
+    assert as_register(mx, "_bridge_dev", inhibit_login=True).status_code == 200
+    q = "?user_id=@_bridge_dev:test.local"
+    created = mx.put(f"{API}/devices/BRIDGEDEV{q}", {"display_name": "Bridge device"}, token=AS_TOKEN)
+    assert created.status_code == 201, created.json_body
+    assert mx.put(f"{API}/devices/BRIDGEDEV{q}", {"display_name": "Renamed"}, token=AS_TOKEN).status_code == 200
+    assert mx.get(f"{API}/devices/BRIDGEDEV{q}", token=AS_TOKEN).json_body["display_name"] == "Renamed"
+    assert whoami(mx, query=f"{q}&device_id=BRIDGEDEV").json_body["device_id"] == "BRIDGEDEV"
+    assert mx.delete(f"{API}/devices/BRIDGEDEV{q}", token=AS_TOKEN).status_code == 200
+    assert_error(whoami(mx, query=f"{q}&device_id=BRIDGEDEV"), 400, "M_UNKNOWN_DEVICE")
+    for name in ("D1", "D2"):
+        assert mx.put(f"{API}/devices/{name}{q}", {}, token=AS_TOKEN).status_code == 201
+    assert mx.post(f"{API}/delete_devices{q}", {"devices": ["D1", "D2"]}, token=AS_TOKEN).status_code == 200
+    assert mx.get(f"{API}/devices{q}", token=AS_TOKEN).json_body["devices"] == []
+    # Ordinary users: no device is created this way, and deleting still asks who they are.
+    assert_error(alice.put(f"{API}/devices/NEWONE", {}), 404, "M_NOT_FOUND")
+    assert alice.delete(f"{API}/devices/{alice.device_id}").status_code == 401

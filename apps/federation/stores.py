@@ -120,10 +120,17 @@ def stored_response(origin: str, txn_id: str) -> dict | None:
     return json.loads(raw) if raw is not None else None
 
 
+# How long the response to a transaction is kept for a retry (Synapse keeps them a day too); the
+# origin's older rows are dropped when it sends its next transaction.
+TXN_RESPONSE_TTL_MS = 24 * 3600 * 1000
+
+
 def store_response(origin: str, txn_id: str, response: dict) -> None:
+    now = int(time.time() * 1000)
     try:
         with transaction.atomic():
             ReceivedTransaction.objects.create(origin=origin, txn_id=txn_id, response_json=json.dumps(response),
-                                               received_ts=int(time.time() * 1000))
+                                               received_ts=now)
     except IntegrityError:
         pass  # processed concurrently by another process: its response stands
+    ReceivedTransaction.objects.filter(origin=origin, received_ts__lt=now - TXN_RESPONSE_TTL_MS).delete()

@@ -4,7 +4,8 @@ Spec: server-server API, "Transactions", "PDUs" ("Checks performed on receipt of
 "Server Access Control Lists".
 
     receive_transaction(origin, txn_id, body)
-      - a transaction already answered for (origin, txn_id) gets the stored response again, unprocessed;
+      - a transaction already answered for (origin, txn_id) gets the stored response again, unprocessed
+        (responses are kept a day, `stores.TXN_RESPONSE_TTL_MS`);
       - one transaction of an origin at a time, in arrival order (a per-origin lock in this process: the
         routing row balances /send by origin, so one process takes all of an origin's transactions);
       - each PDU, in order, for a room we know: the room's server ACL (a denied origin's PDU is

@@ -64,6 +64,15 @@ def test_repeated_transaction_returns_the_stored_response(alice, remote, joined)
     assert elsewhere.send_transaction([], txn_id="t1").json_body == {"pdus": {}}
 
 
+def test_stored_responses_expire_after_a_day(remote, db):
+    from apps.federation.models import ReceivedTransaction
+
+    remote.send_transaction([], txn_id="old")
+    ReceivedTransaction.objects.filter(txn_id="old").update(received_ts=1)
+    remote.send_transaction([], txn_id="new")
+    assert set(ReceivedTransaction.objects.filter(origin="remote.test").values_list("txn_id", flat=True)) == {"new"}
+
+
 def test_forged_signature_is_dropped(alice, remote, joined):
     room_id, join, state = joined
     msg = remote.message(room_id, remote.user("bob"), "forged", after=join, state=state)

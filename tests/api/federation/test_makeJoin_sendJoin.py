@@ -189,3 +189,16 @@ def test_join_in_older_room_versions(alice, remote, version):
     resp = remote.put(f"{FED}/v2/send_join/{q(room_id)}/{q(event.event_id)}", event.get_pdu_json())
     assert resp.status_code == 200, resp.json_body
     assert remote.user("bob") in members(alice, room_id)
+
+
+def test_restricted_join_without_a_local_member_able_to_invite(alice, remote):
+    space = create_room(alice, preset="public_chat", room_version="10")
+    bob = remote.user("bob")
+    remote.join(space, bob, room_version="10")
+    room_id = create_room(alice, preset="private_chat", room_version="10",
+                          power_level_content_override={"invite": 150}, initial_state=[{
+                              "type": "m.room.join_rules", "state_key": "",
+                              "content": {"join_rule": "restricted",
+                                          "allow": [{"type": "m.room_membership", "room_id": space}]}}])
+    resp = remote.make_membership("make_join", room_id, bob, versions=("10",))
+    assert_error(resp, 400, "M_UNABLE_TO_GRANT_JOIN")

@@ -139,14 +139,15 @@ def receive_pdu(origin: str, event: Event, *, fetch_missing: bool = True) -> Non
     if event.event_id in known:
         return
     check_pdu_format(event.pdu, event.room_version)
-    missing = [p for p in prevs if p not in known]
+    # A prev event counts only with a state after it: one stored as an outlier is still a gap.
+    missing = _without_state(prevs, known)
     state_before = None
     if missing and fetch_missing:
         _fetch_missing(origin, event)
         known |= set(stores.known_event_ids([*missing, *auth_ids]))
-        missing = [p for p in prevs if p not in known]
+        missing = _without_state(prevs, known)
         if missing:
-            state_before = _state_across_gap(origin, event, [p for p in prevs if p in known])
+            state_before = _state_across_gap(origin, event, [p for p in prevs if p not in missing])
             if state_before is not None:
                 known |= set(stores.known_event_ids(auth_ids))
                 missing = []
@@ -159,6 +160,11 @@ def receive_pdu(origin: str, event: Event, *, fetch_missing: bool = True) -> Non
     # The pipeline records a rejection on the event's internal metadata (shared with a redacted copy).
     if event.internal.rejected_reason is not None:
         raise MatrixError(Codes.FORBIDDEN, f"Event rejected: {event.internal.rejected_reason}", 403)
+
+
+def _without_state(prevs: list[str], known: set[str]) -> list[str]:
+    placed = state_store.groups_for_events([p for p in prevs if p in known])
+    return [p for p in prevs if p not in placed]
 
 
 def _fetch_missing(origin: str, event: Event) -> None:
@@ -183,6 +189,8 @@ def _fetch_missing(origin: str, event: Event) -> None:
             receive_pdu(origin, ev, fetch_missing=False)
         except MatrixError as e:
             logger.info("Missing event %s from %s not accepted: %s", ev.event_id, origin, e.error)
+        except Exception:  # one bad missing event must not cost the event that needed it
+            logger.exception("Missing event %s from %s failed", ev.event_id, origin)
 
 
 def _state_across_gap(origin: str, event: Event, known_prevs: list[str]) -> dict | None:

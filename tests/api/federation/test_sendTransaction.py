@@ -253,3 +253,28 @@ def test_wider_gap_is_bridged_with_the_state_from_the_origin(alice, tls_server, 
     local = send(alice, room_id, {"msgtype": "m.text", "body": "welcome back"}).json_body["event_id"]
     assert set(room_stores.get_event(local).prev_event_ids) == {after_gap.event_id, join.event_id}
     assert state_store.current_state(room_id)[("m.room.member", bob)] == rename.event_id
+
+
+def test_gap_partly_filled_by_get_missing_events(alice, tls_server, db):
+    server = tls_server()
+    remote = FakeRemote(server.server_name)
+    bob = remote.user("bob")
+    room_id = create_room(alice, preset="public_chat")
+    join, body = remote.join(room_id, bob)
+    state = state_after_join(body, join)
+    g1 = remote.message(room_id, bob, "g1", after=join, state=state)
+    g2 = remote.message(room_id, bob, "g2", after=g1, state=state)
+    after_gap = remote.message(room_id, bob, "after", after=g2, state=state)
+    room_q = quote(room_id, safe="")
+    # Only g2 comes back (a limit): it cannot be placed (g1 is missing) and is kept as an outlier; the
+    # new event is then placed with the state the origin reports.
+    server.routes[f"/_matrix/federation/v1/get_missing_events/{room_q}"] = \
+        lambda rec: (200, {}, {"events": [g2.get_pdu_json()]})
+    ours = room_stores.get_events(state.values())
+    server.routes[f"/_matrix/federation/v1/state/{room_q}"] = lambda rec: (
+        200, {}, {"pdus": [ev.get_pdu_json() for ev in ours.values()], "auth_chain": []})
+    resp = remote.send_transaction([after_gap])
+    assert resp.json_body == {"pdus": {after_gap.event_id: {}}}
+    assert room_stores.get_event(g2.event_id).internal.outlier
+    assert not room_stores.get_event(after_gap.event_id).internal.outlier
+    assert [e["event_id"] for e in messages(alice, room_id, limit=1)] == [after_gap.event_id]

@@ -17,6 +17,7 @@ database connection is closed after each round.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -42,6 +43,7 @@ class PresenceLoop:
         self._due: int | None = None
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._atexit = False
         # id(requester) -> (user_id, weak reference): the /sync requests in progress here. A requester
         # lives as long as its request; its reference's callback forgets it.
         self._syncing: dict[int, tuple[str, weakref.ref]] = {}
@@ -57,6 +59,10 @@ class PresenceLoop:
             self._stopping = False
             self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
+            if not self._atexit:
+                # Stop before the interpreter tears down logging and database connections.
+                atexit.register(self.stop, 1.0)
+                self._atexit = True
 
     def stop(self, timeout: float = 5.0) -> None:
         with self._cond:

@@ -9,6 +9,7 @@ of its thread is closed after every round, so an idle loop holds none.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -31,6 +32,7 @@ class TimeoutLoop:
         self._cond = threading.Condition()
         self._due: int | None = None
         self._thread: threading.Thread | None = None
+        self._atexit = False
         self._stopping = False
 
     @property
@@ -44,6 +46,10 @@ class TimeoutLoop:
             self._stopping = False
             self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
+            if not self._atexit:
+                # Stop before the interpreter tears down logging and database connections.
+                atexit.register(self.stop, 1.0)
+                self._atexit = True
 
     def stop(self, timeout: float = 5.0) -> None:
         with self._cond:

@@ -17,3 +17,7 @@ application = share_threads_for_async_routes(django_application)
 from apps.streams.replication import start_at_process_start  # noqa: E402
 
 start_at_process_start()
+
+from apps.core import process_start  # noqa: E402
+
+process_start.run_all()

@@ -17,3 +17,19 @@ class PresenceConfig(AppConfig):
         sections.register("presence", fill_sync)
         sections.register_request_hook("presence", on_sync_request)
         register_edu_handler("m.presence", on_presence_edu)
+
+        from apps.core import process_start
+
+        process_start.register("presence", _start_on_writer)
+
+
+def _start_on_writer() -> None:
+    """The presence writer applies idle and offline timeouts from the start, not from its first request."""
+    from hsproject import instance
+
+    from . import stores
+    from .handlers import enabled
+    from .loop import loop
+
+    if enabled() and instance.writes(stores.STREAM):
+        loop().start()

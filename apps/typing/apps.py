@@ -16,3 +16,18 @@ class TypingConfig(AppConfig):
         from .handlers import fill_sync, on_typing_edu
         sections.register("typing", fill_sync)
         register_edu_handler("m.typing", on_typing_edu)
+
+        from apps.core import process_start
+
+        process_start.register("typing", _start_on_writer)
+
+
+def _start_on_writer() -> None:
+    """The typing writer expires what a previous run left in the table, without waiting for a request."""
+    from hsproject import instance
+
+    from .handlers import STREAM
+    from .timeouts import loop
+
+    if instance.writes(STREAM):
+        loop().start()

@@ -287,7 +287,6 @@ def _profile_owner(user_id: str) -> User:
     """The local, active account whose profile is asked for, else 404."""
     target = UserID.parse(user_id)
     if target.domain != settings.HS.server_name:
-        # TODO(federation): query the remote server (federation `query/profile`) once it exists.
         raise MatrixError(Codes.NOT_FOUND, "Profile not found", 404)
     user = stores.user_by_localpart(target.localpart)
     if user is None:
@@ -311,12 +310,29 @@ def profile_json(user: User) -> dict:
     return out
 
 
+def _remote_profile(user_id: str, key_name: str | None = None) -> dict | None:
+    """The profile of a user of another server, asked of that server; None for a local user."""
+    if UserID.parse(user_id).domain == settings.HS.server_name:
+        return None
+    from apps.federation.queries import profile
+
+    return profile(user_id, key_name)
+
+
 def get_profile(user_id: str) -> dict:
+    remote = _remote_profile(user_id)
+    if remote is not None:
+        return remote
     return profile_json(_profile_owner(user_id))
 
 
 def get_profile_field(user_id: str, key_name: str) -> dict:
     check_profile_key(key_name)
+    remote = _remote_profile(user_id, key_name)
+    if remote is not None:
+        if key_name not in remote:
+            raise MatrixError(Codes.NOT_FOUND, "Profile field not set", 404)
+        return remote
     profile = profile_json(_profile_owner(user_id))
     if key_name not in profile:
         raise MatrixError(Codes.NOT_FOUND, "Profile field not set", 404)

@@ -6,8 +6,8 @@ API": uploadKeys, queryKeys, claimKeys, getKeysChanges).
   keys they cannot be changed (a new upload may only change their signatures), as Synapse does
   (element-hq/synapse#18511): clients that see a device's key change treat it as an attack. A one-time
   key already uploaded under the same ID must be the same key.
-- Query and claim serve local users; remote users are reported under `failures` by server name (keys
-  are not fetched over federation by this server).
+- Query and claim serve local users from the database and ask the servers of remote users over
+  federation (`apps.federation.queries`); a server that cannot answer is listed under `failures`.
 - Claim hands out one-time keys in upload order, each at most once (`stores.claim_one_time_key`), and
   the fallback key when none is left (marked used, which the device sees in `/sync`).
 """
@@ -177,6 +177,7 @@ def query_keys(requester, body: dict) -> dict:
         raise MatrixError(Codes.MISSING_PARAM if wanted is None else Codes.BAD_JSON,
                           "device_keys must be an object of user ID to device IDs", 400)
     local: dict[str, list[str]] = {}
+    remote: dict[str, list[str]] = {}
     failures: dict[str, Any] = {}
     for user_id, devices in wanted.items():
         check_user_id(user_id)
@@ -185,7 +186,7 @@ def query_keys(requester, body: dict) -> dict:
         if _is_local(user_id):
             local[user_id] = devices
         else:
-            failures[server_name_of(user_id)] = {"status": 503, "message": "Keys of remote users cannot be queried"}
+            remote[user_id] = devices
 
     me = requester.user_id
     keys = stores.device_keys_of_users(local)
@@ -223,6 +224,12 @@ def query_keys(requester, body: dict) -> dict:
             result["self_signing_keys"][user_id] = types["self_signing"]
         if user_id == me and "user_signing" in types:
             result["user_signing_keys"] = {me: types["user_signing"]}
+    if remote:
+        from apps.federation.queries import query_device_keys
+
+        fetched = query_device_keys(remote)
+        for section in ("device_keys", "master_keys", "self_signing_keys", "failures"):
+            result[section].update(fetched[section])
     return result
 
 
@@ -240,12 +247,13 @@ def claim_keys(requester, body: dict) -> dict:
                           "one_time_keys must be an object of user ID to device ID to algorithm", 400)
     failures: dict[str, Any] = {}
     requests: list[tuple[str, str, str]] = []
+    remote: dict[str, dict[str, str]] = {}
     for user_id, devices in wanted.items():
         check_user_id(user_id)
         if not isinstance(devices, dict) or not all(isinstance(a, str) for a in devices.values()):
             raise _bad_json("one_time_keys values must map device IDs to algorithms")
         if not _is_local(user_id):
-            failures[server_name_of(user_id)] = {"status": 503, "message": "Keys of remote users cannot be claimed"}
+            remote[user_id] = devices
             continue
         requests.extend((user_id, d, a) for d, a in devices.items())
     claimed: dict[str, dict[str, dict]] = {}
@@ -255,6 +263,12 @@ def claim_keys(requester, body: dict) -> dict:
         if got is not None:
             key_id, key = got
             claimed.setdefault(user_id, {}).setdefault(device_id, {})[key_id] = key
+    if remote:
+        from apps.federation.queries import claim_one_time_keys
+
+        fetched = claim_one_time_keys(remote)
+        claimed.update(fetched["one_time_keys"])
+        failures.update(fetched["failures"])
     return {"one_time_keys": claimed, "failures": failures}
 
 

@@ -150,6 +150,10 @@ def check_alias_namespace(requester, alias: str) -> None:
 def resolve_alias(alias_str: str) -> dict[str, Any]:
     """GET /directory/room/{roomAlias}: {room_id, servers}, this server first."""
     alias = parse_alias(alias_str)
+    if not alias.is_local:
+        from apps.federation.queries import directory
+
+        return directory(str(alias))
     room_id = directory_store.alias_room_id(str(alias)) if alias.is_local else None
     if room_id is None and alias.is_local:
         # Application-service API, "Querying": a service whose namespace covers the alias may create it

@@ -57,8 +57,9 @@ def test_empty_profile_and_unset_field(db):
     assert_error(a.get(p(key="org.example.field")), 404, "M_NOT_FOUND")
 
 
-@pytest.mark.parametrize("user_id", ["@nobody:test.local", "@bob:remote.example"])
-def test_get_profile_unknown_or_remote(db, user_id):
+# Remote profiles are asked of their server: tests/api/federation_outbound/test_remote_queries.py.
+@pytest.mark.parametrize("user_id", ["@nobody:test.local"])
+def test_get_profile_unknown(db, user_id):
     a = logged_in()
     assert_error(a.get(p(user_id)), 404, "M_NOT_FOUND")
     assert_error(a.get(p(user_id, "displayname")), 404, "M_NOT_FOUND")

@@ -112,9 +112,10 @@ def test_query_returns_device_keys_with_display_name(alice, bob, client_factory)
 
 def test_query_unknown_and_remote_users(alice):
     nobody = "@nobody:" + alice.user_id.split(":", 1)[1]
-    got = query(alice, {nobody: [], "@carol:elsewhere.example": []})
+    # A remote server that cannot be reached (nothing listens on that loopback port) is a failure.
+    got = query(alice, {nobody: [], "@carol:127.0.0.1:1": []})
     assert got["device_keys"] == {nobody: {}}
-    assert set(got["failures"]) == {"elsewhere.example"}
+    assert set(got["failures"]) == {"127.0.0.1:1"}
 
 
 @pytest.mark.parametrize("body, errcode", [
@@ -192,8 +193,8 @@ def test_claim_falls_back_and_marks_the_fallback_used(alice, bob):
 
 def test_claim_remote_and_unknown(alice):
     nobody = "@nobody:" + alice.user_id.split(":", 1)[1]
-    got = claim(alice, {"@x:elsewhere.example": {"D": "signed_curve25519"}, nobody: {"D": "signed_curve25519"}})
-    assert got["one_time_keys"] == {} and set(got["failures"]) == {"elsewhere.example"}
+    got = claim(alice, {"@x:127.0.0.1:1": {"D": "signed_curve25519"}, nobody: {"D": "signed_curve25519"}})
+    assert got["one_time_keys"] == {} and set(got["failures"]) == {"127.0.0.1:1"}
 
 
 @pytest.mark.parametrize("body, errcode", [

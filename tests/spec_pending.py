@@ -55,6 +55,7 @@ EXTRA_OPERATIONS: set[str] = {
     "replication_write_receipt",  # POST /_hs/replication/receipts/write (internal, between processes)
     "synapse_admin_register_nonce",  # GET /_synapse/admin/v1/register (shared-secret registration nonce)
     "synapse_admin_register",  # POST /_synapse/admin/v1/register (shared-secret registration)
+    "pusher_email_unsubscribe",  # GET/POST /_matrix/client/unstable/pushers/remove (notification emails' link)
     "synapse_password_policy",  # GET /_matrix/client/v3/password_policy (Synapse extension, MSC2000)
     "sendJoinV1",  # PUT /_matrix/federation/v1/send_join (deprecated; removed from the spec's OpenAPI)
     "sendLeaveV1",  # PUT /_matrix/federation/v1/send_leave (deprecated; removed from the spec's OpenAPI)

@@ -2,7 +2,8 @@
 
 `pusher.push(pusher_id)` is a wake-up: it pushes everything after the pusher's durable position
 (apps.push_delivery.delivery), one sender per pusher whatever the number of workers, and when the gateway
-is down schedules itself again after the backoff. `pusher.sweep` (beat) wakes pushers with work that no
+is down schedules itself again after the backoff; an email pusher whose batch is not due yet is woken
+again when it is. `pusher.sweep` (beat) wakes pushers with work that no
 message announced.
 """
 from __future__ import annotations
@@ -15,11 +16,13 @@ from .base import WakeupTask
 @app.task(base=WakeupTask, name="pusher.push")
 def push(pusher_id: int) -> dict:
     from apps.push_delivery.delivery import deliver
-    from apps.push_delivery.wakeups import schedule_retry
+    from apps.push_delivery.wakeups import schedule_retry, schedule_wait
 
     result = deliver(pusher_id)
     if result.status == "failed":
         schedule_retry(pusher_id, result.retry_in_ms)
+    elif result.status == "waiting":
+        schedule_wait(pusher_id, result.retry_in_ms)
     return result.as_dict()
 
 

@@ -9,6 +9,8 @@
         failed     -> failures += 1, retry_at = now + backoff; stop
     release the lease
 
+Email pushers (`kind: email`) batch instead: apps.push_delivery.email, under the same lease and backoff.
+
 The position only moves after the gateway answered, so a worker killed mid-send leaves the
 notification to be sent again by the next run (at least once; a gateway deduplicates by event ID). A
 lease outlives a killed worker only until it expires.
@@ -40,7 +42,7 @@ def _owner() -> str:
 
 @dataclass
 class DeliveryResult:
-    status: str  # "idle", "backoff", "failed", "busy", "gone"
+    status: str  # "idle", "backoff", "failed", "busy", "gone", "waiting" (an email batch not due yet)
     sent: int = 0
     retry_in_ms: int | None = None
 
@@ -69,13 +71,46 @@ def _room_details(room_id: str, sender: str) -> dict:
             "sender_display_name": content(("m.room.member", sender)).get("displayname")}
 
 
-def deliver(pusher_id: int) -> DeliveryResult:
+def deliver(pusher_id: int, *, now_ms: int | None = None) -> DeliveryResult:
+    """`now_ms`: the time email batching and throttling go by (tests move it; leases keep the clock)."""
     if not stores.take_lease(pusher_id, _owner(), LEASE_MS):
         return DeliveryResult("busy")
     try:
+        pusher = stores.pusher(pusher_id)
+        if pusher is not None and pusher.kind == "email":
+            return _deliver_email(pusher, now_ms)
         return _deliver_under_lease(pusher_id)
     finally:
         stores.release_lease(pusher_id, _owner())
+
+
+def _fail(pusher_id: int, app_id: str, state, error: str | None, sent: int) -> DeliveryResult:
+    failures = (state.failures if state is not None else 0) + 1
+    wait = backoff_ms(failures)
+    logger.warning("pusher %s (%s): push failed (%s); retrying in %d ms", pusher_id, app_id, error, wait)
+    stores.update_state(pusher_id, _owner(), failures=failures, retry_at_ms=stores.now_ms() + wait,
+                        last_error=error)
+    stores.mark_failing(pusher_id, stores.now_ms())
+    return DeliveryResult("failed", sent, wait)
+
+
+def _deliver_email(pusher, now_ms: int | None) -> DeliveryResult:
+    from django.conf import settings
+
+    from . import email
+
+    if not settings.HS.email.enable_notifs:
+        return DeliveryResult("gone")
+    state = stores.state(pusher.pk)
+    now = stores.now_ms()
+    if state is not None and state.retry_at_ms is not None and state.retry_at_ms > now:
+        return DeliveryResult("backoff", 0, state.retry_at_ms - now)
+    outcome = email.deliver(pusher, now if now_ms is None else now_ms, _owner())
+    if outcome.status == "failed":
+        return _fail(pusher.pk, pusher.app_id, state, outcome.error, outcome.sent)
+    if state is not None and state.failures:
+        stores.update_state(pusher.pk, _owner(), failures=0, retry_at_ms=None, last_error=None)
+    return DeliveryResult(outcome.status, outcome.sent, outcome.retry_in_ms)
 
 
 def _deliver_under_lease(pusher_id: int) -> DeliveryResult:
@@ -107,14 +142,7 @@ def _deliver_under_lease(pusher_id: int) -> DeliveryResult:
                                                  room=_room_details(event.room_id, event.sender))
                 result = gateway.send(url, body)
                 if result.outcome == "failed":
-                    failures = (state.failures if state is not None else 0) + 1
-                    wait = backoff_ms(failures)
-                    logger.warning("pusher %s (%s): push failed (%s); retrying in %d ms", pusher_id,
-                                   pusher.app_id, result.error, wait)
-                    stores.update_state(pusher_id, _owner(), failures=failures, retry_at_ms=stores.now_ms() + wait,
-                                        last_error=result.error)
-                    stores.mark_failing(pusher_id, stores.now_ms())
-                    return DeliveryResult("failed", sent, wait)
+                    return _fail(pusher_id, pusher.app_id, state, result.error, sent)
                 if result.outcome == "refused":
                     logger.warning("pusher %s (%s): the gateway refused %s (%s); dropped", pusher_id,
                                    pusher.app_id, action.event_id, result.error)

@@ -67,6 +67,36 @@ def schedule_retry(pusher_id: int, delay_ms: int) -> None:
         timer.start()
 
 
+_waits: dict[int, float] = {}
+_waits_lock = threading.Lock()
+WAIT_CAP_MS = 3_600_000
+
+
+def schedule_wait(pusher_id: int, delay_ms: int) -> None:
+    """An email batch falls due in `delay_ms`. With Celery the beat's sweep (every 30 s) comes back for
+    it; in-process, one timer per pusher (the earliest wins), so a burst of messages sets one timer."""
+    import time
+
+    if not _eager() or not IN_PROCESS_THREAD:
+        return
+    delay_s = max(0.05, min(delay_ms, WAIT_CAP_MS) / 1000)
+    due = time.monotonic() + delay_s
+    with _waits_lock:
+        current = _waits.get(pusher_id)
+        if current is not None and time.monotonic() < current <= due:
+            return
+        _waits[pusher_id] = due
+
+    def fire() -> None:
+        with _waits_lock:
+            if _waits.get(pusher_id) == due:
+                del _waits[pusher_id]
+        wake(pusher_id)
+    timer = threading.Timer(delay_s, fire)
+    timer.daemon = True
+    timer.start()
+
+
 @on_event_persisted
 def _wake_on_event(persisted: PersistedEvent) -> None:
     if persisted.stream_ordering is None:

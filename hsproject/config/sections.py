@@ -138,6 +138,31 @@ class UserDirectoryConfig:
 
 
 @dataclass(frozen=True)
+class EmailConfig:
+    """`email` (the Synapse keys implemented here): notification emails of `kind: email` pushers
+    (apps.push_delivery.email), sent through Django's email backend (EMAIL_HOST etc.)."""
+
+    enable_notifs: bool = False
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_pass: str | None = None
+    # STARTTLS required (Django's EMAIL_USE_TLS); `force_tls`: TLS from the first byte (EMAIL_USE_SSL).
+    require_transport_security: bool = False
+    force_tls: bool = False
+    # May hold `%(app)s`, replaced by `app_name` (as Synapse).
+    notif_from: str | None = None
+    app_name: str = "Matrix"
+    client_base_url: str = "https://matrix.to"
+    # Not a Synapse key: how long a notification waits, unread, before it is emailed.
+    notif_delay_ms: int = 600_000
+
+    @property
+    def from_address(self) -> str | None:
+        return self.notif_from.replace("%(app)s", self.app_name) if self.notif_from else None
+
+
+@dataclass(frozen=True)
 class HomeserverConfig:
     server_name: str
     public_baseurl: str
@@ -198,6 +223,7 @@ class HomeserverConfig:
     federation_custom_ca_list: tuple[Path, ...] = ()
     # GET/POST /_matrix/federation/v1/publicRooms (apps.federation.handlers.public_rooms).
     allow_public_rooms_over_federation: bool = False
+    email: EmailConfig = EmailConfig()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> "HomeserverConfig":
@@ -350,6 +376,32 @@ def _trusted_key_server(key: str, raw: Any) -> TrustedKeyServer:
     return TrustedKeyServer(name, tuple(sorted(vk.items())), insecure)
 
 
+def _email(r: Reader) -> EmailConfig:
+    em = r.section("email")
+    force_tls = em.bool("force_tls", False)
+    cfg = EmailConfig(
+        enable_notifs=em.bool("enable_notifs", False),
+        smtp_host=em.str("smtp_host", None),
+        smtp_port=em.port("smtp_port", 465 if force_tls else 25),
+        smtp_user=em.str("smtp_user", None),
+        smtp_pass=em.str("smtp_pass", None),
+        require_transport_security=em.bool("require_transport_security", False),
+        force_tls=force_tls,
+        notif_from=em.str("notif_from", None),
+        app_name=em.str("app_name", "Matrix"),
+        client_base_url=em.str("client_base_url", "https://matrix.to", pattern=r"https?://[^\s]+").rstrip("/"),
+        notif_delay_ms=em.duration_ms("notif_delay", "10m"),
+    )
+    em.finish()
+    if cfg.enable_notifs:
+        for key in ("notif_from", "smtp_host"):
+            if not getattr(cfg, key):
+                raise ConfigError(f"email.{key}", "is required when email.enable_notifs is true")
+    if cfg.notif_from and "@" not in cfg.notif_from:
+        raise ConfigError("email.notif_from", f"{cfg.notif_from!r} is not an email address")
+    return cfg
+
+
 def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfig:
     r = Reader(raw)
     server_name = r.str("server_name", "localhost:8008" if embedded else None)
@@ -451,6 +503,7 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
 
     workers = build_topology(r)
     media = _media(r)
+    email = _email(r)
 
     cfg = HomeserverConfig(
         server_name=server_name,
@@ -509,6 +562,7 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
         workers=workers,
         media=media,
         user_directory=user_directory,
+        email=email,
     )
     if cfg.registration_requires_token is False and cfg.enable_registration and not (
         cfg.enable_registration_without_verification

@@ -150,6 +150,14 @@ def django_settings(hs: HomeserverConfig) -> dict[str, Any]:
             "DEFAULT_PERMISSION_CLASSES": [],
             "UNAUTHENTICATED_USER": None,
         },
+        # Notification emails (apps.push_delivery.email); tests swap the backend for locmem.
+        "EMAIL_HOST": hs.email.smtp_host or "localhost",
+        "EMAIL_PORT": hs.email.smtp_port,
+        "EMAIL_HOST_USER": hs.email.smtp_user or "",
+        "EMAIL_HOST_PASSWORD": hs.email.smtp_pass or "",
+        "EMAIL_USE_TLS": hs.email.require_transport_security and not hs.email.force_tls,
+        "EMAIL_USE_SSL": hs.email.force_tls,
+        "DEFAULT_FROM_EMAIL": hs.email.from_address or "webmaster@localhost",
         "CELERY_BROKER_URL": hs.redis.url if hs.redis.enabled else "memory://",
         "CELERY_RESULT_BACKEND": None,
         # Embedded default: no broker process, so a task runs in this process when `.delay()` is

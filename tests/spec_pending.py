@@ -32,9 +32,6 @@ NOT_YET_IMPLEMENTED: set[str] = {
     # Sync: peeking. GET /events?room_id= is answered by getEvents' view (the routing table has one
     # operationId per path and method), so this entry stays although the behaviour is served.
     "client-server/peekEvents",
-    # Media: URL previews (url_preview_enabled is not supported yet; unrouted = M_UNRECOGNIZED, as
-    # Synapse answers with previews off)
-    "client-server/getUrlPreview", "client-server/getUrlPreviewAuthed",
     # VoIP
     "client-server/getTurnServer",
     # Discovery: support and policy-server well-known files

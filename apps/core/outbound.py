@@ -22,7 +22,8 @@ checked by the guard. `check_federation_destination` applies `federation_domain_
 
 Public API: `client()`, `async_client()`, `federation_client()`, `async_federation_client()`,
 `configured_destination_client()` (application services: admin-configured URLs, no blacklist),
-`OutboundRefused`, `FederationDenied`, `check_federation_destination`, `policy()`,
+`preview_client()` (URL previews: `url_preview_ip_range_blacklist`/`_whitelist` instead), `OutboundRefused`,
+`FederationDenied`, `check_federation_destination`, `policy()`, `preview_policy()`,
 `connect_override`, `lookup_host` (the one place a name is resolved; tests replace it).
 """
 from __future__ import annotations
@@ -133,6 +134,17 @@ def policy() -> OutboundPolicy:
                    bool(getattr(hs, "outbound_name_resolution", True)))
 
 
+# Never a destination, whatever the preview ranges say (as Synapse adds them to its preview blacklist).
+PREVIEW_ALWAYS_BLOCKED = ("0.0.0.0/32", "::/128")
+
+
+def preview_policy() -> OutboundPolicy:
+    """The policy of URL previews: their own ranges; the federation ones do not apply."""
+    hs = settings.HS
+    return _policy(tuple(hs.media.url_preview_ip_range_blacklist) + PREVIEW_ALWAYS_BLOCKED,
+                   tuple(hs.media.url_preview_ip_range_whitelist), bool(getattr(hs, "outbound_name_resolution", True)))
+
+
 def lookup_host(name: str) -> list[str]:
     """Resolves `name` (A/AAAA, through the system resolver). Only called when name resolution is on."""
     try:
@@ -187,12 +199,13 @@ def _target(host: str, port: int) -> str:
 
 
 class GuardedBackend(httpcore.NetworkBackend):
-    def __init__(self, inner: httpcore.NetworkBackend | None = None):
+    def __init__(self, inner: httpcore.NetworkBackend | None = None, policy_of=None):
         self.inner = inner or httpcore.SyncBackend()
+        self.policy_of = policy_of or policy
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: Iterable | None = None) -> httpcore.NetworkStream:
-        addresses = policy().addresses(_target(host, port))
+        addresses = self.policy_of().addresses(_target(host, port))
         error: Exception | None = None
         for addr in addresses:
             try:
@@ -251,9 +264,10 @@ def _pool_kwargs(ssl_context: ssl.SSLContext, limits: httpx.Limits) -> dict:
 class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport with the guarded backend underneath (and never a proxy from the environment)."""
 
-    def __init__(self, ssl_context: ssl.SSLContext, limits: httpx.Limits = DEFAULT_LIMITS):
+    def __init__(self, ssl_context: ssl.SSLContext, limits: httpx.Limits = DEFAULT_LIMITS, policy_of=None):
         super().__init__(verify=ssl_context, trust_env=False, limits=limits)
-        self._pool = httpcore.ConnectionPool(network_backend=GuardedBackend(), **_pool_kwargs(ssl_context, limits))
+        self._pool = httpcore.ConnectionPool(network_backend=GuardedBackend(policy_of=policy_of),
+                                             **_pool_kwargs(ssl_context, limits))
 
 
 class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
@@ -340,6 +354,19 @@ def configured_destination_client() -> httpx.Client:
                 c = _clients[("configured",)] = httpx.Client(transport=transport, timeout=DEFAULT_TIMEOUT,
                                                              trust_env=False, headers={"User-Agent": USER_AGENT},
                                                              max_redirects=5)
+    return c
+
+
+def preview_client() -> httpx.Client:
+    """For URL previews: as `client()`, but guarded by `preview_policy()` (the URL preview ranges)."""
+    c = _clients.get(("preview",))
+    if c is None:
+        with _lock:
+            c = _clients.get(("preview",))
+            if c is None:
+                c = _clients[("preview",)] = httpx.Client(
+                    transport=GuardedTransport(default_ssl_context(), policy_of=preview_policy),
+                    timeout=DEFAULT_TIMEOUT, trust_env=False, headers={"User-Agent": USER_AGENT}, max_redirects=5)
     return c
 
 

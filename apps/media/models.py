@@ -72,3 +72,23 @@ class Thumbnail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.width}x{self.height} {self.method} {self.media_type}"
+
+
+class UrlPreview(models.Model):
+    """A URL preview (`preview_url`), kept until `expires_ts`. One row per fetch; a URL may have several
+    (the `ts` parameter asks for the one of a point in time)."""
+
+    url_hash = models.CharField(max_length=64, db_index=True, help_text="SHA-256 of the URL (URLs are long).")
+    url = models.TextField()
+    og = models.JSONField(default=dict, help_text="The OpenGraph object returned to clients.")
+    # The local media the preview's image was stored as, if any. It outlives the preview (a message
+    # may use it); media retention applies to it as to any upload.
+    media_id = models.CharField(max_length=255, null=True, blank=True)
+    download_ts = models.BigIntegerField()
+    expires_ts = models.BigIntegerField(db_index=True)
+
+    class Meta:
+        db_table = "media_url_cache"
+
+    def __str__(self) -> str:
+        return self.url

@@ -2,8 +2,8 @@
 
 All rows are `serves="media"`: a `synapse.app.media_repository` instance (or main, with
 `enable_media_repo`) takes them, as Synapse's worker guide routes `/_matrix/media/` and
-`/_matrix/client/v1/media/`. `preview_url` is deliberately absent: with `url_preview_enabled` off,
-Synapse does not register it, so clients get M_UNRECOGNIZED.
+`/_matrix/client/v1/media/`. `preview_url` is routed always, but answers 404 M_UNRECOGNIZED while
+`url_preview_enabled` is off, as Synapse (which does not register it then) does.
 """
 from hsproject.routing import Route
 
@@ -23,12 +23,14 @@ ROUTES = [
           GET=views.GetContentOverrideNameAuthed, serves="media"),
     Route(f"^/_matrix/client/v1/media/thumbnail/{IDS}$", GET=views.GetContentThumbnailAuthed, serves="media"),
     Route("^/_matrix/client/v1/media/config$", GET=views.GetConfigAuthed, serves="media"),
+    Route("^/_matrix/client/v1/media/preview_url$", GET=views.GetUrlPreviewAuthed, serves="media"),
     # deprecated, unauthenticated
     Route(f"^/_matrix/media/{MEDIA}/download/{IDS}$", GET=views.GetContent, serves="media"),
     Route(f"^/_matrix/media/{MEDIA}/download/{IDS}/(?P<file_name>[^/]+)$",
           GET=views.GetContentOverrideName, serves="media"),
     Route(f"^/_matrix/media/{MEDIA}/thumbnail/{IDS}$", GET=views.GetContentThumbnail, serves="media"),
     Route(f"^/_matrix/media/{MEDIA}/config$", GET=views.GetConfig, serves="media"),
+    Route(f"^/_matrix/media/{MEDIA}/preview_url$", GET=views.GetUrlPreview, serves="media"),
     # federation (signed requests of other servers; spec v1.11)
     Route("^/_matrix/federation/v1/media/download/(?P<media_id>[^/]+)$",
           GET=views_federation.FederationGetContent, serves="media"),

@@ -20,7 +20,7 @@ from apps.accounts.auth import authenticate
 from apps.core.errors import Codes, MatrixError
 from apps.core.http import Endpoint, query_bool, query_int
 
-from . import handlers
+from . import handlers, previews
 from .models import Media
 
 CHUNK_SIZE = 64 * 1024
@@ -195,6 +195,26 @@ def _config(request: HttpRequest) -> dict:
     return {"m.upload.size": settings.HS.max_upload_size}
 
 
+async def _url_preview(request: HttpRequest) -> dict:
+    """Both preview endpoints (the deprecated one needs an access token too). Off: 404 M_UNRECOGNIZED,
+    before authentication, as if unrouted. The fetch runs outside Django's one thread for synchronous
+    work, so a slow site holds up no other request."""
+    def start() -> tuple[str, str, dict | None]:
+        previews.check_enabled()
+        requester = authenticate(request)
+        url = request.GET.get("url")
+        if not url:
+            raise MatrixError(Codes.MISSING_PARAM, "Missing url parameter", 400)
+        ts = query_int(request, "ts")
+        return requester.user_id, previews.check_url(url), previews.cached(url, ts)
+
+    user_id, url, og = await sync_to_async(start)()
+    if og is not None:
+        return og
+    built = await sync_to_async(previews.build, thread_sensitive=False)(url)
+    return await sync_to_async(previews.save)(url, built, user_id)
+
+
 # --- uploads -----------------------------------------------------------------------------------------
 
 class UploadContent(Endpoint):
@@ -265,6 +285,15 @@ class GetContentThumbnailAuthed(Endpoint):
         return await _thumbnail(request, server_name, media_id, authenticated=True)
 
 
+class GetUrlPreviewAuthed(Endpoint):
+    """# GET /_matrix/client/v1/media/preview_url"""
+
+    operation_id = "getUrlPreviewAuthed"
+
+    async def handle(self, request: HttpRequest, **kwargs) -> dict:
+        return await _url_preview(request)
+
+
 class GetConfigAuthed(Endpoint):
     """# GET /_matrix/client/v1/media/config"""
 
@@ -302,6 +331,15 @@ class GetContentThumbnail(Endpoint):
 
     async def handle(self, request: HttpRequest, server_name: str, media_id: str, **kwargs) -> HttpResponseBase:
         return await _thumbnail(request, server_name, media_id, authenticated=False)
+
+
+class GetUrlPreview(Endpoint):
+    """# GET /_matrix/media/v3/preview_url"""
+
+    operation_id = "getUrlPreview"
+
+    async def handle(self, request: HttpRequest, **kwargs) -> dict:
+        return await _url_preview(request)
 
 
 class GetConfig(Endpoint):

@@ -119,6 +119,12 @@ class MediaConfig:
     enable_authenticated_media: bool = True
     dynamic_thumbnails: bool = False
     url_preview_enabled: bool = False
+    # URL previews fetch what users name: their own ranges, never the federation ones (as Synapse).
+    url_preview_ip_range_blacklist: tuple[str, ...] = ()
+    url_preview_ip_range_whitelist: tuple[str, ...] = ()
+    # Each entry: ((URL part, glob or "^regex"), ...); a URL matching every part of one entry is refused.
+    url_preview_url_blacklist: tuple[tuple[tuple[str, str], ...], ...] = ()
+    max_spider_size: int = 10 * 1024 * 1024
     rc_media_create: RateLimit = RateLimit(10.0, 50)
     max_pending_media_uploads: int = 5
     unused_expiration_time_ms: int = 24 * 3_600_000
@@ -251,6 +257,38 @@ def _thumbnail_size(key: str, raw: Any) -> ThumbnailSize:
     return size
 
 
+# The parts of a URL a `url_preview_url_blacklist` entry may name (attributes of urllib's SplitResult).
+URL_BLACKLIST_PARTS = ("scheme", "netloc", "path", "query", "fragment", "username", "password", "hostname", "port")
+
+
+def _url_blacklist(raw: Any) -> tuple[tuple[tuple[str, str], ...], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError("url_preview_url_blacklist", "must be a list of {url part: pattern} mappings")
+
+    def entry(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+        if not isinstance(value, dict) or not value:
+            raise ConfigError(key, "must be a non-empty mapping of URL part to pattern")
+        parts = []
+        for part, pattern in value.items():
+            if part not in URL_BLACKLIST_PARTS:
+                raise ConfigError(f"{key}.{part}", f"unknown URL part; known: {', '.join(URL_BLACKLIST_PARTS)}")
+            if isinstance(pattern, int) and not isinstance(pattern, bool):
+                pattern = str(pattern)  # `port: 8080`
+            if not isinstance(pattern, str):
+                raise ConfigError(f"{key}.{part}", "must be a glob pattern or a regular expression starting with ^")
+            if pattern.startswith("^"):
+                try:
+                    re.compile(pattern)
+                except re.error as e:
+                    raise ConfigError(f"{key}.{part}", f"invalid regular expression: {e}") from None
+            parts.append((part, pattern))
+        return tuple(parts)
+
+    return tuple(check_each("url_preview_url_blacklist", raw, entry))
+
+
 def _media(r: Reader) -> MediaConfig:
     raw_sizes = r.raw_value("thumbnail_sizes", None)
     if raw_sizes is None:
@@ -260,10 +298,15 @@ def _media(r: Reader) -> MediaConfig:
     else:
         sizes = tuple(check_each("thumbnail_sizes", raw_sizes, _thumbnail_size))
     url_preview_enabled = r.bool("url_preview_enabled", False)
-    if url_preview_enabled:
-        # Previews need the outbound client with the IP blacklist; until then, refuse rather than
-        # pretend (issue 9).
-        raise ConfigError("url_preview_enabled", "URL previews are not supported yet; set it to false")
+    # Read (and checked) whether enabled or not, so that a typo is caught before it matters.
+    preview_blacklist_raw = r.raw_value("url_preview_ip_range_blacklist", None)
+    if url_preview_enabled and preview_blacklist_raw is None:
+        # Synapse refuses to start without it: previews fetch URLs any user names, so the admin must
+        # say which internal ranges they may never reach.
+        raise ConfigError("url_preview_ip_range_blacklist", "is required when url_preview_enabled is true")
+    preview_blacklist = _cidrs("url_preview_ip_range_blacklist", r.str_list("url_preview_ip_range_blacklist", []))
+    preview_whitelist = _cidrs("url_preview_ip_range_whitelist", r.str_list("url_preview_ip_range_whitelist", []))
+    url_blacklist = _url_blacklist(r.raw_value("url_preview_url_blacklist", None))
     retention = r.section("media_retention")
     local_lifetime = retention.duration_ms("local_media_lifetime", None)
     remote_lifetime = retention.duration_ms("remote_media_lifetime", None)
@@ -274,6 +317,10 @@ def _media(r: Reader) -> MediaConfig:
         enable_authenticated_media=r.bool("enable_authenticated_media", True),
         dynamic_thumbnails=r.bool("dynamic_thumbnails", False),
         url_preview_enabled=url_preview_enabled,
+        url_preview_ip_range_blacklist=preview_blacklist,
+        url_preview_ip_range_whitelist=preview_whitelist,
+        url_preview_url_blacklist=url_blacklist,
+        max_spider_size=r.size("max_spider_size", "10M"),
         rc_media_create=_rate_limit(r, "rc_media_create", 10, 50),
         max_pending_media_uploads=r.int("max_pending_media_uploads", 5, minimum=1),
         unused_expiration_time_ms=r.duration_ms("unused_expiration_time", "24h"),

@@ -12,11 +12,14 @@ One email lists every due room. The pusher's position then moves to just before 
 still waiting (or to the end of what was scanned); the newest notification emailed per room is kept
 (EmailRoomThrottle), so a room emailed while an older one waits is not emailed twice. Everything is
 recorded only after the backend took the email: a worker killed in between sends it again (at least
-once). A backend error backs off as an HTTP pusher does.
+once). A backend error backs off as an HTTP pusher does; a permanent refusal of the address (SMTP 5xx)
+drops the batch instead of retrying it forever.
 """
 from __future__ import annotations
 
 import logging
+import re
+import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import urlencode
@@ -86,6 +89,11 @@ def _next_throttle(row, room_read: int) -> int:
     return min(row.throttle_ms * 2, THROTTLE_MAX_MS)
 
 
+def _permanent(refused: smtplib.SMTPRecipientsRefused) -> bool:
+    codes = [v[0] for v in refused.recipients.values() if isinstance(v, tuple) and v]
+    return bool(codes) and all(isinstance(c, int) and c >= 500 for c in codes)
+
+
 def _allowed_at(row, room_read: int) -> int:
     """When the room may be emailed again."""
     if row is None:
@@ -135,9 +143,16 @@ def deliver(pusher, now_ms: int, owner: str) -> Outcome:
         if due:
             try:
                 _send(pusher, due)
-            except Exception as e:  # noqa: BLE001 - any backend error (SMTP, network, TLS) is retried
+                sent += 1
+            except smtplib.SMTPRecipientsRefused as e:
+                if not _permanent(e):
+                    return Outcome("failed", sent, error=f"SMTPRecipientsRefused: {e.recipients}")
+                # A 5xx for the address cannot succeed later: these notifications are dropped, as an HTTP
+                # pusher drops what a gateway refuses with a 4xx.
+                logger.warning("email pusher %s: the server refused %s (%s); dropped", pusher.pk,
+                               pusher.pushkey, e.recipients)
+            except Exception as e:  # noqa: BLE001 - any other backend error (SMTP, network, TLS) is retried
                 return Outcome("failed", sent, error=f"{type(e).__name__}: {e}")
-            sent += 1
         due_ids = {r.room_id for r in due}
         waiting = [r for r in rooms.values() if r.room_id not in due_ids]
         position = min((r.actions[0].stream_ordering for r in waiting), default=scan_end + 1) - 1
@@ -213,6 +228,8 @@ def render(pusher, rooms: list[dict]) -> tuple[str, str, str, str]:
         subject = f"[{app}] New messages in {rooms[0]['name']}"
     else:
         subject = f"[{app}] New messages in {len(rooms)} rooms"
+    # A header cannot hold a line break (Django refuses to send it): room names are users' text.
+    subject = re.sub(r"\s+", " ", subject).strip()[:200]
     context = {"app_name": app, "user_id": pusher.user_id, "rooms": rooms,
                "client_url": settings.HS.email.client_base_url, "unsubscribe_url": unsubscribe_url(pusher)}
     return (subject, render_to_string("push_delivery/notif_mail.txt", context),

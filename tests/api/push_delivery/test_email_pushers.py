@@ -217,6 +217,30 @@ def test_a_backend_failure_is_retried_and_keeps_the_position(alice, bob, enabled
     assert Pusher.objects.get(pk=pusher.pk).failing_since_ts is None
 
 
+def test_a_refused_address_drops_the_batch_and_a_room_name_cannot_break_the_subject(alice, bob, enabled,
+                                                                                   monkeypatch):
+    room_id = room_with(alice, bob, "Cheese\nBcc: eve@example.org")
+    pusher = set_email_pusher(bob)
+    t0 = stores.now_ms()
+    say(alice, room_id, "hello")
+
+    def refuse(self, fail_silently=False):
+        raise smtplib.SMTPRecipientsRefused({ADDRESS: (550, b"no such user")})
+    monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", refuse)
+    assert delivery.deliver(pusher.pk, now_ms=t0 + 11 * MIN).status == "idle"
+    assert Pusher.objects.get(pk=pusher.pk).last_stream_ordering > pusher.last_stream_ordering
+    assert PusherDeliveryState.objects.get(pusher_id=pusher.pk).failures == 0
+
+    monkeypatch.undo()
+    monkeypatch.setattr(wakeups, "IN_PROCESS_THREAD", False)
+    say(alice, room_id, "again")
+    delivery.deliver(pusher.pk, now_ms=t0 + 2 * 60 * MIN)
+    [message] = mail.outbox
+    assert message.subject == "[Cheesy] New messages in Cheese Bcc: eve@example.org"
+    assert "again" in message.body and "hello" not in message.body
+    assert message.message()["Bcc"] is None
+
+
 def test_the_sweep_comes_back_for_a_waiting_batch(alice, bob, enabled):
     room_id = room_with(alice, bob, "Cheese club")
     pusher = set_email_pusher(bob)

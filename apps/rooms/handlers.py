@@ -269,12 +269,24 @@ def _send_membership(requester, room_id: str, target: str, membership: str, cont
     return event
 
 
-def join_room(requester, room_id: str) -> str:
-    """POST /rooms/{roomId}/join and /join/{roomIdOrAlias} (rooms this server is in; local aliases)."""
-    if not room_id.startswith("!"):
-        from .aliases import room_id_for
+def join_room(requester, room_id: str, servers: list[str] = ()) -> str:
+    """POST /rooms/{roomId}/join and /join/{roomIdOrAlias}. A room this server is not in (or a remote
+    alias) is joined over federation (`apps.federation.remote_join`), through `servers` (the client's
+    `via` / `server_name`) and the servers the room ID, alias or a pending invite name."""
+    from apps.federation import remote_join
 
+    if not room_id.startswith("!"):
+        from .aliases import parse_alias, room_id_for
+
+        if not parse_alias(room_id).is_local:
+            ratelimits.check_join(requester.user_id, remote=True)
+            return remote_join.join_remote(requester.user_id, room_id, list(servers),
+                                           _local_profile(requester.user_id) or {})
         room_id = room_id_for(room_id)
+    if remote_join.wants_remote_join(room_id, requester.user_id, list(servers)):
+        ratelimits.check_join(requester.user_id, remote=True)
+        return remote_join.join_remote(requester.user_id, room_id, list(servers),
+                                       _local_profile(requester.user_id) or {})
     _room_or_404(room_id)
     profile = _local_profile(requester.user_id) or {}
     current = stores.membership_of(room_id, requester.user_id)

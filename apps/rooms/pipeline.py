@@ -157,8 +157,12 @@ def process_local_event(event: Event, context: EventContext) -> int | None:
     return send_to_persister(event.room_id, event, context)
 
 
-def process_remote_event(event: Event, key_lookup: Callable, *, state_before: StateMap | None = None) -> int | None:
+def process_remote_event(event: Event, key_lookup: Callable, *, state_before: StateMap | None = None,
+                         check_current_state: bool = True) -> int | None:
     """The receipt checks for a PDU from another server, then persist (maybe rejected or soft-failed).
+
+    `check_current_state=False` skips step 5: for our own join to a room we are not in yet, whose
+    current state here is nothing (the join handshake supplies `state_before`).
 
     Raises EventFormatError / SignatureError when the event must be dropped."""
     rv = event.room_version
@@ -185,7 +189,7 @@ def process_remote_event(event: Event, key_lookup: Callable, *, state_before: St
             event.internal.rejected_reason = e.reason
 
     # 5: soft-fail against the current state.
-    if not event.rejected and not event.internal.outlier:
+    if not event.rejected and not event.internal.outlier and check_current_state:
         current = state_store.current_state(event.room_id, set(auth_types_for_event(event)) | {CREATE_KEY})
         try:
             check_auth_rules(event, _auth_map(event, current))

@@ -123,7 +123,9 @@ class JoinRoomView(Endpoint):
         json_body(request, required=False)
         if not room_id_or_alias.startswith(("!", "#")):
             raise MatrixError(Codes.INVALID_PARAM, f"Invalid room ID or alias: {room_id_or_alias!r}", 400)
-        return {"room_id": handlers.join_room(requester, room_id_or_alias)}
+        # Spec (joinRoom): `via` (v1.12), and the deprecated `server_name`, name servers to join through.
+        servers = request.GET.getlist("via") + request.GET.getlist("server_name")
+        return {"room_id": handlers.join_room(requester, room_id_or_alias, servers)}
 
 
 class InviteUserView(Endpoint):

@@ -1,0 +1,167 @@
+"""A local user joins a room hosted by another server (make_join / send_join against a fake remote
+homeserver on loopback), then sees it in /sync with its state; failures are clear Matrix errors."""
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+
+from apps.core.errors import Codes
+from apps.rooms import stores as room_stores
+from apps.rooms.event_signing import sign_event
+from apps.rooms.room_versions import get_room_version
+from tests.api.sync.helpers import sync
+from tests.conftest import assert_error
+from tests.federation_support import json_route
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+API = "/_matrix/client/v3"
+FED = "/_matrix/federation"
+RV = "10"
+
+
+class HostedRoom:
+    """A v10 room the fake server is in (its admin joined), served through make_join / send_join."""
+
+    def __init__(self, server, remote, *, rv: str = RV, join_rule: dict | None = None):
+        self.server, self.remote, self.rv = server, remote, rv
+        self.admin = admin = remote.user("admin")
+        v12 = rv == "12"  # the room ID is the create event's; no event lists the create event
+
+        def ev(etype, content, prev, auth, depth, state_key=""):
+            return remote.event(self.room_id, admin, etype, content, prev=prev,
+                                auth=[a for a in auth if not (v12 and a == self.create.event_id)], depth=depth,
+                                room_version=rv, state_key=state_key)
+
+        self.room_id = f"!hosted:{remote.server_name}"
+        self.create = remote.event(self.room_id, admin, "m.room.create",
+                                   {"room_version": rv, **({} if v12 else {"creator": admin})}, prev=[], auth=[],
+                                   depth=1, room_version=rv, state_key="")
+        if v12:
+            self.room_id = "!" + self.create.event_id[1:]
+        c = self.create.event_id
+        self.member = ev("m.room.member", {"membership": "join", "displayname": "Admin"}, [c], [c], 2, admin)
+        m = self.member.event_id
+        self.pl = ev("m.room.power_levels", {"users": {} if v12 else {admin: 100}, "users_default": 0, "invite": 0,
+                                             "events_default": 0, "state_default": 50}, [m], [c, m], 3)
+        p = self.pl.event_id
+        self.jr = ev("m.room.join_rules", join_rule or {"join_rule": "public"}, [p], [c, m, p], 4)
+        self.name = ev("m.room.name", {"name": "Remote lounge"}, [self.jr.event_id], [c, m, p], 5)
+        self.state = [self.create, self.member, self.pl, self.jr, self.name]
+        self.authorise = False
+        self.joins: list[dict] = []
+        server.routes[f"{FED}/v1/make_join/"] = self.make_join
+        server.routes[f"{FED}/v2/send_join/"] = self.send_join
+
+    def make_join(self, rec):
+        user = rec.path.split("?")[0].rsplit("/", 1)[1].replace("%40", "@").replace("%3A", ":")
+        content = {"membership": "join"}
+        auth = ([] if self.rv == "12" else [self.create.event_id]) + [self.pl.event_id, self.jr.event_id]
+        if self.authorise:
+            content["join_authorised_via_users_server"] = self.admin
+            auth.append(self.member.event_id)
+        template = {"type": "m.room.member", "room_id": self.room_id, "sender": user, "state_key": user,
+                    "content": content, "prev_events": [self.name.event_id], "auth_events": auth, "depth": 6,
+                    "origin_server_ts": int(time.time() * 1000), "origin": self.remote.server_name}
+        return 200, {}, {"event": template, "room_version": self.rv}
+
+    def send_join(self, rec):
+        join = json.loads(rec.body)
+        self.joins.append(join)
+        body = {"state": [e.get_pdu_json() for e in self.state],
+                "auth_chain": [e.get_pdu_json() for e in self.state[:4]], "members_omitted": False,
+                "servers_in_room": [self.remote.server_name], "origin": self.remote.server_name}
+        if self.authorise:
+            body["event"] = sign_event(dict(join), get_room_version(self.rv), self.remote.server_name, self.remote.key)
+        return 200, {}, body
+
+
+def _all_events(room: dict) -> list[dict]:
+    return room["state"]["events"] + room["timeline"]["events"]
+
+
+def test_join_a_remote_room_and_see_it_in_sync(alice, remote_server):
+    server, remote = remote_server
+    hosted = HostedRoom(server, remote)
+    alice.put(f"{API}/profile/{alice.user_id}/displayname", {"displayname": "Alice"})
+    before = sync(alice)["next_batch"]
+
+    resp = alice.post(f"{API}/rooms/{hosted.room_id}/join", {})
+    assert resp.status_code == 200, resp.json_body
+    assert resp.json_body == {"room_id": hosted.room_id}
+    # The join was signed by this server and carries the user's profile.
+    (sent,) = hosted.joins
+    assert sent["sender"] == alice.user_id and sent["content"]["displayname"] == "Alice"
+    assert set(sent["signatures"]) == {settings.HS.server_name}
+
+    body = sync(alice, before)
+    room = body["rooms"]["join"][hosted.room_id]
+    events = _all_events(room)
+    names = [e["content"]["name"] for e in events if e["type"] == "m.room.name"]
+    assert names == ["Remote lounge"]
+    members = {e["state_key"]: e["content"]["membership"] for e in events if e["type"] == "m.room.member"}
+    assert members == {hosted.admin: "join", alice.user_id: "join"}
+    assert room["timeline"]["events"][-1]["sender"] == alice.user_id
+
+    joined = alice.get(f"{API}/rooms/{hosted.room_id}/joined_members").json_body["joined"]
+    assert set(joined) == {hosted.admin, alice.user_id}
+    assert hosted.room_id in alice.get(f"{API}/joined_rooms").json_body["joined_rooms"]
+    state = alice.get(f"{API}/rooms/{hosted.room_id}/state/m.room.name/").json_body
+    assert state == {"name": "Remote lounge"}
+
+
+def test_join_by_remote_alias_and_through_via(alice, bob, remote_server):
+    server, remote = remote_server
+    hosted = HostedRoom(server, remote)
+    alias = f"#lounge:{remote.server_name}"
+    server.routes[f"{FED}/v1/query/directory"] = json_route({"room_id": hosted.room_id,
+                                                            "servers": [remote.server_name]})
+    resp = alice.post(f"{API}/join/{quote(alias, safe='')}", {})
+    assert resp.status_code == 200, resp.json_body
+    assert resp.json_body == {"room_id": hosted.room_id}
+
+    # A v12 room (its ID names no server), joined through the server the client names.
+    other = HostedRoom(server, remote, rv="12")
+    resp = bob.post(f"{API}/join/{quote(other.room_id, safe='')}?via={remote.server_name}", {})
+    assert resp.status_code == 200, resp.json_body
+    assert other.room_id in bob.get(f"{API}/joined_rooms").json_body["joined_rooms"]
+
+
+def test_restricted_join_keeps_the_resident_servers_signature(alice, remote_server):
+    server, remote = remote_server
+    hosted = HostedRoom(server, remote, join_rule={
+        "join_rule": "restricted", "allow": [{"type": "m.room_membership", "room_id": "!space:x"}]})
+    hosted.authorise = True
+    resp = alice.post(f"{API}/rooms/{hosted.room_id}/join", {})
+    assert resp.status_code == 200, resp.json_body
+    (membership, event_id) = room_stores.membership_of(hosted.room_id, alice.user_id)
+    assert membership == "join"
+    stored = room_stores.get_event(event_id)
+    assert stored.content["join_authorised_via_users_server"] == hosted.admin
+    assert remote.server_name in stored.pdu["signatures"]
+
+
+def test_remote_refusals_are_passed_on(alice, remote_server):
+    server, remote = remote_server
+    room_id = f"!closed:{remote.server_name}"
+    server.routes[f"{FED}/v1/make_join/"] = json_route({"errcode": "M_FORBIDDEN", "error": "invite only"}, 403)
+    assert_error(alice.post(f"{API}/rooms/{room_id}/join", {}), 403, Codes.FORBIDDEN)
+    server.routes[f"{FED}/v1/make_join/"] = json_route(
+        {"errcode": "M_INCOMPATIBLE_ROOM_VERSION", "error": "no", "room_version": "99"}, 400)
+    assert_error(alice.post(f"{API}/rooms/{room_id}/join", {}), 400, "M_INCOMPATIBLE_ROOM_VERSION")
+    # A template of a version we do not know is refused here too.
+    server.routes[f"{FED}/v1/make_join/"] = json_route({"event": {}, "room_version": "org.example.99"})
+    assert_error(alice.post(f"{API}/rooms/{room_id}/join", {}), 502, Codes.UNKNOWN)
+    assert room_stores.membership_of(room_id, alice.user_id) is None
+
+
+def test_unreachable_server_is_a_clear_error(alice, remote_server):
+    server, _ = remote_server
+    dead = server.server_name
+    server.close()
+    assert_error(alice.post(f"{API}/rooms/!gone:{dead}/join", {}), 502, Codes.UNKNOWN)
+    assert_error(alice.post(f"{API}/join/{quote(f'#gone:{dead}', safe='')}", {}), 502, Codes.UNKNOWN)

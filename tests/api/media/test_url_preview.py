@@ -5,6 +5,8 @@ and previews switched off; plus the configuration keys."""
 from __future__ import annotations
 
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -195,6 +197,46 @@ def test_oversized_page_is_refused(alice, enabled, media_config, site):
     site.routes["/big"] = route(200, "text/html", b"<title>big</title>" + b"x" * 5000)
     assert_error(preview(alice, f"{site.base}/big"), 502, Codes.TOO_LARGE)
     assert previews.UrlPreview.objects.count() == 0
+
+
+class _ChunkedHandler(BaseHTTPRequestHandler):
+    """Sends an endless-looking HTML body in chunks, with no Content-Length to refuse it by."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for _ in range(200):
+                chunk = b"<p>" + b"y" * 1000 + b"</p>"
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass  # the reader stopped early, as it should
+
+
+def test_oversized_chunked_page_is_cut_off(alice, enabled, media_config):
+    media_config(max_spider_size=5000)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _ChunkedHandler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        assert_error(preview(alice, f"http://127.0.0.1:{httpd.server_address[1]}/"), 502, Codes.TOO_LARGE)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_cached_preview_query_count(alice, enabled, site, django_assert_max_num_queries):
+    first = preview(alice, f"{site.base}/page")
+    with django_assert_max_num_queries(2):
+        assert preview(alice, f"{site.base}/page").json == first.json
 
 
 def test_oversized_image_is_left_out(alice, enabled, media_config, site):

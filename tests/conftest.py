@@ -85,6 +85,19 @@ def _clear_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _stop_writer_loops():
+    """A /sync or typing request starts the typing and presence writers' loops (threads with their own
+    database connection): stopped after each test, so none writes while the next test runs."""
+    yield
+    from apps.presence.loop import loop as presence_loop
+    from apps.typing.timeouts import loop as typing_loop
+
+    for lp in (typing_loop(), presence_loop()):
+        if lp.running:
+            lp.stop()
+
+
 @pytest.fixture
 def client_factory(db):
     return MatrixClient

@@ -56,6 +56,11 @@ else:
 
 HS = build(_raw, embedded=False, data_directory=_data)
 globals().update(django_settings(HS))
+if TIER != "services":
+    # A file, not Django's shared-cache in-memory test database: there a reader fails at once ("database
+    # table is locked") while another thread writes the table, whereas a file database in WAL mode lets
+    # readers read and makes writers wait (the threads of /sync long-poll tests, the writers' loops).
+    DATABASES["default"]["TEST"] = {"NAME": str(_data / "test-run.db")}  # noqa: F821 - set just above
 PASSWORD_HASHERS = ["tests.hashers.FastArgon2PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 LOGGING["root"]["level"] = "WARNING"  # noqa: F821 - defined by django_settings

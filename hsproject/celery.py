@@ -30,7 +30,7 @@ def _configure() -> None:
 
 
 _configure()
-app.conf.imports = ("workers.background", "workers.appservice", "workers.pusher")
+app.conf.imports = ("workers.background", "workers.appservice", "workers.pusher", "workers.federation_sender")
 
 
 @app.on_after_finalize.connect

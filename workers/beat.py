@@ -9,4 +9,6 @@ SCHEDULE = {
     "appservice-sweep": {"task": "appservice.sweep", "schedule": crontab(minute="*")},
     # Wakes pushers whose work no message announced (a worker killed mid-send, an ended backoff).
     "pusher-sweep": {"task": "pusher.sweep", "schedule": 30.0},
+    # Wakes federation destinations whose work no message announced (a lost wake-up, an ended backoff).
+    "federation-sender-sweep": {"task": "federation_sender.sweep", "schedule": 30.0},
 }

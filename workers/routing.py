@@ -2,7 +2,7 @@
 its queue is its name's first part; this table is derived from that rule and checked at start-up."""
 from .queues import QUEUE_NAMES
 
-TASK_MODULES = ("workers.background", "workers.appservice", "workers.pusher")
+TASK_MODULES = ("workers.background", "workers.appservice", "workers.pusher", "workers.federation_sender")
 
 
 def queue_of(task_name: str) -> str:

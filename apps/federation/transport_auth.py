@@ -18,6 +18,7 @@ A body that is not a JSON object is 400 M_NOT_JSON.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -206,13 +207,30 @@ def _x_matrix_header(request: HttpRequest) -> str | None:
     return request.META.get("HTTP_AUTHORIZATION")
 
 
+# Called with the origin of every request that authenticates: the outbound sender ends its backoff
+# towards a server that has just reached us (apps.federation_sender).
+_origin_hooks: list[Callable[[str], None]] = []
+
+
+def on_origin_authenticated(hook: Callable[[str], None]) -> Callable[[str], None]:
+    if hook not in _origin_hooks:
+        _origin_hooks.append(hook)
+    return hook
+
+
 def authenticate_request(request: HttpRequest, *, key_fetcher: KeyFetcher | None = None) -> str:
     """The origin server of an inbound federation request, or MatrixError (see module docstring)."""
     header = _x_matrix_header(request)
     parse_authorization(header)  # a missing or malformed header fails before the body is read
     content = request_content(request)
-    return verify_request(request.method or "GET", raw_request_uri(request), header, content,
-                          key_fetcher=key_fetcher)
+    origin = verify_request(request.method or "GET", raw_request_uri(request), header, content,
+                            key_fetcher=key_fetcher)
+    for hook in list(_origin_hooks):
+        try:
+            hook(origin)
+        except Exception:  # noqa: BLE001 - a subscriber must not fail the request
+            logging.getLogger(__name__).exception("origin hook %r failed for %s", hook, origin)
+    return origin
 
 
 class FederationEndpoint(Endpoint):

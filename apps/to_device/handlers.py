@@ -6,12 +6,13 @@
 message to a local device is queued in the device's inbox; a device ID the user does not have is
 dropped. Idempotent per (sender, sender's device, txn id): a retry sends nothing again.
 
-Remote recipients: not sent yet. The federation sender will take them where `_remote_messages` is
-called (one `m.direct_to_device` EDU per destination, spec: server-server API, "Send-to-device
-messaging"); until then they are logged and dropped. Inbound EDUs come in through `receive_remote`.
+Remote recipients: handed to the federation sender (`_remote_messages`: one `m.direct_to_device` EDU
+per destination, spec: server-server API, "Send-to-device messaging"; the message_id is derived from the
+sender's device and txn id, so a retried EDU is recognised). Inbound EDUs come in through `receive_remote`.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -46,11 +47,12 @@ def _parse_messages(messages: Any) -> dict[UserID, dict[str, dict[str, Any]]]:
     return out
 
 
-def _remote_messages(sender: str, message_type: str, by_server: dict[str, dict[str, dict[str, Any]]]) -> None:
-    """Where federation plugs in: hand each destination its messages. Nothing sends them yet."""
-    for server, users in by_server.items():
-        logger.info("to-device %s from %s to %d user(s) on %s not sent: federation sending is not available",
-                    message_type, sender, len(users), server)
+def _remote_messages(sender: str, message_type: str, message_id: str,
+                     by_server: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """Hand each destination its messages (apps.federation_sender queues one EDU per server)."""
+    from apps.federation_sender.queueing import queue_to_device
+
+    queue_to_device(sender, message_type, message_id, by_server)
 
 
 def send_to_device(requester, message_type: str, txn_id: str, messages: Any) -> None:
@@ -69,7 +71,8 @@ def send_to_device(requester, message_type: str, txn_id: str, messages: Any) -> 
             remote.setdefault(uid.domain, {})[str(uid)] = by_device
     _queue_local(sender, sender_device, txn_id, message_type, local)
     if remote:
-        _remote_messages(sender, message_type, remote)
+        message_id = hashlib.sha256(f"{sender}\n{sender_device}\n{txn_id}".encode()).hexdigest()[:32]
+        _remote_messages(sender, message_type, message_id, remote)
 
 
 def receive_remote(origin: str, sender: str, message_type: str, message_id: str, messages: Any) -> None:

@@ -26,6 +26,7 @@ import fnmatch
 import hashlib
 import logging
 import re
+import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import SplitResult, urljoin, urlsplit
@@ -47,8 +48,10 @@ logger = logging.getLogger(__name__)
 CACHE_MS = 3_600_000  # previews are kept an hour (as Synapse)
 MAX_REDIRECTS = 5
 FETCH_TIMEOUT = httpx.Timeout(20.0, connect=10.0)
+# The read timeout bounds each wait; this bounds a whole download, so a server trickling bytes cannot
+# hold a thread for long.
+FETCH_DEADLINE_S = 60.0
 USER_AGENT = f"{outbound.USER_AGENT} (URL preview bot)"
-CHUNK_SIZE = 64 * 1024
 MAX_OG_TAGS = 50  # a page with thousands of meta tags is not a preview
 MAX_VALUE_LENGTH = 1000  # longer titles and descriptions are cut
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -131,6 +134,7 @@ def fetch(url: str) -> Fetched:
     bytes."""
     client = outbound.preview_client()
     limit = _cfg().max_spider_size
+    deadline = time.monotonic() + FETCH_DEADLINE_S
     for _ in range(MAX_REDIRECTS + 1):
         check_url(url)
         try:
@@ -148,10 +152,12 @@ def fetch(url: str) -> Fetched:
                 if declared.isdigit() and int(declared) > limit:
                     raise too_large(limit)
                 body = bytearray()
-                for chunk in resp.iter_bytes(CHUNK_SIZE):
+                for chunk in resp.iter_bytes():  # as received: a chunk size would wait to fill it
                     body += chunk
                     if len(body) > limit:
                         raise too_large(limit)
+                    if time.monotonic() > deadline:
+                        raise fetch_failed("The URL took too long to download")
                 return Fetched(str(resp.url), resp.headers.get("Content-Type", "application/octet-stream"),
                                bytes(body))
         except outbound.OutboundRefused as e:

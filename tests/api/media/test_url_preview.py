@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
@@ -203,6 +204,7 @@ class _ChunkedHandler(BaseHTTPRequestHandler):
     """Sends an endless-looking HTML body in chunks, with no Content-Length to refuse it by."""
 
     protocol_version = "HTTP/1.1"
+    delay = 0.0  # seconds between chunks
 
     def log_message(self, *args):
         pass
@@ -214,6 +216,7 @@ class _ChunkedHandler(BaseHTTPRequestHandler):
         self.end_headers()
         try:
             for _ in range(200):
+                time.sleep(self.delay)
                 chunk = b"<p>" + b"y" * 1000 + b"</p>"
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             self.wfile.write(b"0\r\n\r\n")
@@ -221,13 +224,30 @@ class _ChunkedHandler(BaseHTTPRequestHandler):
             pass  # the reader stopped early, as it should
 
 
-def test_oversized_chunked_page_is_cut_off(alice, enabled, media_config):
-    media_config(max_spider_size=5000)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _ChunkedHandler)
+def _serve_chunked(handler) -> ThreadingHTTPServer:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+def test_oversized_chunked_page_is_cut_off(alice, enabled, media_config):
+    media_config(max_spider_size=5000)
+    httpd = _serve_chunked(_ChunkedHandler)
     try:
         assert_error(preview(alice, f"http://127.0.0.1:{httpd.server_address[1]}/"), 502, Codes.TOO_LARGE)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_trickling_download_is_abandoned(alice, enabled, monkeypatch):
+    monkeypatch.setattr(previews, "FETCH_DEADLINE_S", 0.3)
+    httpd = _serve_chunked(type("Slow", (_ChunkedHandler,), {"delay": 0.05}))
+    try:
+        started = time.monotonic()
+        assert_error(preview(alice, f"http://127.0.0.1:{httpd.server_address[1]}/"), 502, Codes.UNKNOWN)
+        assert time.monotonic() - started < 3  # all 200 chunks would take 10 s
     finally:
         httpd.shutdown()
         httpd.server_close()

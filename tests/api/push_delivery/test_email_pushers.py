@@ -293,3 +293,20 @@ def test_config_maps_onto_django_email_settings():
     assert out["EMAIL_USE_TLS"] is True and out["EMAIL_USE_SSL"] is False
     assert out["DEFAULT_FROM_EMAIL"] == "Example <hs@example.org>"
     assert hs.email.notif_delay_ms == 600_000
+
+
+def test_query_counts_do_not_grow_with_messages(alice, bob, enabled, django_assert_max_num_queries):
+    rooms = [room_with(alice, bob, f"Room {i}") for i in range(3)]
+    pusher = set_email_pusher(bob)
+    t0 = stores.now_ms()
+    for i in range(12):
+        say(alice, rooms[i % 3], f"m{i}")
+    # Each message's wake-up while the batch waits: a handful of queries, whatever the backlog.
+    with django_assert_max_num_queries(12):
+        assert delivery.deliver(pusher.pk, now_ms=t0 + MIN).status == "waiting"
+    # The email itself: a few queries per room, not per message.
+    with django_assert_max_num_queries(14 + 4 * len(rooms)):
+        assert delivery.deliver(pusher.pk, now_ms=t0 + 11 * MIN).status == "idle"
+    [message] = mail.outbox
+    assert message.subject == "[Cheesy] New messages in 3 rooms"
+    assert all(f"m{i}" in message.body for i in range(12))

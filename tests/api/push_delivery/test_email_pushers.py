@@ -310,3 +310,29 @@ def test_query_counts_do_not_grow_with_messages(alice, bob, enabled, django_asse
     [message] = mail.outbox
     assert message.subject == "[Cheesy] New messages in 3 rooms"
     assert all(f"m{i}" in message.body for i in range(12))
+
+
+def test_in_process_one_timer_per_waiting_pusher(monkeypatch):
+    started = []
+
+    class FakeTimer:
+        def __init__(self, delay, fn):
+            self.delay, self.fn, self.daemon = delay, fn, False
+
+        def start(self):
+            started.append(self)
+    monkeypatch.setattr(wakeups, "IN_PROCESS_THREAD", True)
+    monkeypatch.setattr(wakeups.threading, "Timer", FakeTimer)
+    monkeypatch.setattr(wakeups, "_waits", {})
+    woken = []
+    monkeypatch.setattr(wakeups, "wake", woken.append)
+    wakeups.schedule_wait(7, 600_000)
+    wakeups.schedule_wait(7, 500_000 + 200_000)  # later than the pending timer: nothing new
+    assert [t.delay for t in started] == [600.0]
+    wakeups.schedule_wait(7, 60_000)  # earlier: a new timer
+    wakeups.schedule_wait(8, 10 * 86_400_000)  # capped at an hour: the run then looks again
+    assert [t.delay for t in started] == [600.0, 60.0, 3600.0]
+    started[0].fn()  # superseded: still wakes (harmless), and leaves the newer entry alone
+    assert 7 in wakeups._waits
+    started[1].fn()
+    assert woken == [7, 7] and 7 not in wakeups._waits

@@ -24,7 +24,8 @@ test-fast: $(STAMP)
 test-services: $(STAMP)
 	HS_TEST_TIER=services $(PY) -m pytest
 
-# Benchmarks (bench/, JSON on stdout): each starts its own server on a free loopback port.
+# Benchmarks (bench/, JSON on stdout): each starts its own server on a free loopback port
+# (bench/send_persisters.py, which needs PostgreSQL, Redis and nginx, is run by hand).
 bench: $(STAMP)
 	for b in send fanout initial_sync idle_syncs; do $(PY) bench/$$b.py || exit 1; done
 

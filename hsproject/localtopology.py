@@ -33,7 +33,32 @@ ROOT = Path(__file__).resolve().parent.parent
 QUEUES = ("pusher", "appservice", "federation_sender", "background")
 STREAM_WRITER = "streams1"
 WRITER_STREAMS = ("typing", "receipts", "account_data", "to_device", "push_rules", "presence")
-HTTP_INSTANCES = ("main", "generic1", "generic2", "persister1", "persister2", STREAM_WRITER)
+
+
+def free_port_range(n: int) -> int:
+    """The first of `n` consecutive free ports on 127.0.0.1 (for tests and benchmarks)."""
+    import random
+    import socket
+
+    for _ in range(200):
+        base = random.randrange(20000, 60000)
+        socks = []
+        try:
+            for port in range(base, base + n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", port))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free range of ports")
+
+
+def http_instances(persisters: int) -> tuple[str, ...]:
+    return ("main", "generic1", "generic2", *(f"persister{i}" for i in range(1, persisters + 1)), STREAM_WRITER)
 
 
 @dataclass
@@ -117,18 +142,24 @@ def _listener(port: int, *names: str) -> dict:
 
 
 def build(directory: Path, *, base_port: int, database: dict, redis: dict, server_name: str = "localhost",
-          nginx: str | None = None, celery: bool = True, extra_config: dict | None = None) -> Topology:
+          nginx: str | None = None, celery: bool = True, extra_config: dict | None = None,
+          persisters: int = 2) -> Topology:
     """Write the topology's files into `directory` and return it, not started. `database`: psycopg
     connection arguments (`database`, `host`, `port`, `user`, optional `password`); `redis`: `host`,
-    `port`, `dbid`."""
+    `port`, `dbid`. `persisters`: how many event persisters (rooms are spread over them)."""
     from django.core.management import call_command
+
+    if not 1 <= persisters <= 8:
+        raise ValueError("between 1 and 8 event persisters")
+    instances = http_instances(persisters)
 
     directory = Path(directory).resolve()
     (directory / "workers").mkdir(parents=True, exist_ok=True)
     ports = iter(range(base_port, base_port + 100))
     proxy_port = next(ports)
-    public = {name: next(ports) for name in HTTP_INSTANCES}
-    replication = {name: next(ports) for name in ("main", "persister1", "persister2", STREAM_WRITER)}
+    public = {name: next(ports) for name in instances}
+    replication = {name: next(ports) for name in instances if name == "main" or name == STREAM_WRITER
+                   or name.startswith("persister")}
     secret_file = directory / "replication.secret"
     if not secret_file.exists():
         import secrets
@@ -145,7 +176,7 @@ def build(directory: Path, *, base_port: int, database: dict, redis: dict, serve
         "listeners": [_listener(public["main"], "client", "federation"),
                       _listener(replication["main"], "replication")],
         "instance_map": {name: {"host": "127.0.0.1", "port": port} for name, port in replication.items()},
-        "stream_writers": {"events": ["persister1", "persister2"],
+        "stream_writers": {"events": [n for n in instances if n.startswith("persister")],
                            **{s: STREAM_WRITER for s in WRITER_STREAMS}},
         "worker_replication_secret": secret_file.read_text(),
         "run_background_tasks_on": "main",
@@ -159,7 +190,7 @@ def build(directory: Path, *, base_port: int, database: dict, redis: dict, serve
     shared_path = directory / "homeserver.yaml"
     shared_path.write_text(yaml.safe_dump(shared, sort_keys=False))
     worker_files: dict[str, Path] = {}
-    for name in HTTP_INSTANCES[1:]:
+    for name in instances[1:]:
         listeners = [_listener(public[name], "client", "federation")]
         if name in replication:
             listeners.append(_listener(replication[name], "replication"))
@@ -186,7 +217,7 @@ def build(directory: Path, *, base_port: int, database: dict, redis: dict, serve
     old = {k: os.environ.get(k) for k in ("HS_CONFIG",)}
     os.environ["HS_CONFIG"] = str(shared_path)
     try:
-        http_workers = [str(worker_files[n]) for n in HTTP_INSTANCES[1:]]
+        http_workers = [str(worker_files[n]) for n in instances[1:]]
         args = ["generate_proxy_config", "--format", "nginx", "--listen", f"127.0.0.1:{proxy_port}",
                 "--output", str(proxy_conf)]
         for f in http_workers:
@@ -200,7 +231,7 @@ def build(directory: Path, *, base_port: int, database: dict, redis: dict, serve
                 os.environ[k] = v
 
     topo = Topology(directory, proxy_port, public, replication)
-    for name in HTTP_INSTANCES:
+    for name in instances:
         binds = [public[name]] + ([replication[name]] if name in replication else [])
         cmd = [sys.executable, "-m", "gunicorn", "hsproject.asgi:application", "-k", "uvicorn_worker.UvicornWorker",
                "-w", "1", "--graceful-timeout", "5"]

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from tests.services.test_sync_multiprocess import _auth, _pg
-from tests.services.test_topology import _free_range, database  # noqa: F401 - fixture
+from tests.services.test_topology import database  # noqa: F401 - fixture
 
 TIER = os.environ.get("HS_TEST_TIER", "fast")
 pytestmark = [
@@ -44,7 +44,8 @@ def topology(tmp_path, database):  # noqa: F811 - the fixture above
     redis_db = int(os.environ.get("HS_TEST_REDIS_DB", "5"))
     redis.Redis(host="127.0.0.1", port=int(os.environ.get("HS_TEST_REDIS_PORT", "6379")), db=redis_db).flushdb()
     topo = localtopology.build(
-        tmp_path / "topology", base_port=_free_range(20), database={"database": database, **_pg()},
+        tmp_path / "topology", base_port=localtopology.free_port_range(20),
+        database={"database": database, **_pg()},
         redis={"host": "127.0.0.1", "port": int(os.environ.get("HS_TEST_REDIS_PORT", "6379")), "dbid": redis_db},
         server_name="move.test", celery=False,
         extra_config={"rc_message": {"per_second": 1000, "burst_count": 1000},

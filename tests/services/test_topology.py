@@ -10,8 +10,6 @@ with one generic worker killed the service keeps answering through the other, an
 from __future__ import annotations
 
 import os
-import random
-import socket
 import threading
 import time
 import uuid
@@ -30,24 +28,6 @@ pytestmark = [
 ]
 
 API = "/_matrix/client/v3"
-
-
-def _free_range(n: int) -> int:
-    for _ in range(200):
-        base = random.randrange(20000, 60000)
-        socks = []
-        try:
-            for port in range(base, base + n):
-                s = socket.socket()
-                s.bind(("127.0.0.1", port))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port range")
 
 
 @pytest.fixture
@@ -76,7 +56,8 @@ def topology(tmp_path, database):
     import redis
     redis.Redis(host="127.0.0.1", port=int(os.environ.get("HS_TEST_REDIS_PORT", "6379")), db=redis_db).flushdb()
     topo = localtopology.build(
-        tmp_path / "topology", base_port=_free_range(20), database={"database": database, **_pg()},
+        tmp_path / "topology", base_port=localtopology.free_port_range(20),
+        database={"database": database, **_pg()},
         redis={"host": "127.0.0.1", "port": int(os.environ.get("HS_TEST_REDIS_PORT", "6379")), "dbid": redis_db},
         server_name="topology.test",
         extra_config={"rc_message": {"per_second": 1000, "burst_count": 1000},

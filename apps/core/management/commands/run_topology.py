@@ -30,6 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--redis-port", type=int, default=6379)
         parser.add_argument("--redis-dbid", type=int, default=0)
         parser.add_argument("--no-celery", action="store_true", help="Leave out the Celery workers and beat.")
+        parser.add_argument("--persisters", type=int, default=2, help="How many event persisters (1-8).")
 
     def handle(self, *args, **o):
         from hsproject import localtopology
@@ -45,10 +46,11 @@ class Command(BaseCommand):
             topo = localtopology.build(o["dir"], base_port=o["base_port"], database=database,
                                        redis={"host": o["redis_host"], "port": o["redis_port"],
                                               "dbid": o["redis_dbid"]},
-                                       server_name=o["server_name"], celery=not o["no_celery"])
+                                       server_name=o["server_name"], celery=not o["no_celery"],
+                                       persisters=o["persisters"])
             localtopology.migrate(topo)
             topo.start()
-        except (RuntimeError, OSError) as e:
+        except (RuntimeError, OSError, ValueError) as e:
             raise CommandError(str(e)) from None
         self.stdout.write(f"ready: {topo.base_url} (logs in {topo.directory / 'logs'})")
         self.stdout.flush()

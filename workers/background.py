@@ -27,5 +27,7 @@ def clean_media() -> dict:
     where = settings.HS.workers.media_instance_running_background_jobs
     if where is not None and where != settings.HS.workers.instance_name:
         return {"skipped": where}
+    from apps.media.previews import expire_url_cache
+
     return {"expired_pending": expire_pending_uploads(), "retention_deleted": apply_media_retention(),
-            "remote_cache_expired": expire_remote_media_cache()}
+            "remote_cache_expired": expire_remote_media_cache(), "url_previews_expired": expire_url_cache()}

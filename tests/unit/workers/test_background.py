@@ -54,7 +54,7 @@ def test_clean_media_task_runs_the_media_jobs_only_on_its_instance(settings):
     from hsproject.config.workers import WorkerTopology
 
     assert background.clean_media.delay().get() == {"expired_pending": 0, "retention_deleted": 0,
-                                                    "remote_cache_expired": 0}
+                                                    "remote_cache_expired": 0, "url_previews_expired": 0}
     settings.HS = settings.HS.replace(workers=WorkerTopology(
         worker_app=None, instance_name="main", media_instance_running_background_jobs="media1"))
     assert background.clean_media.delay().get() == {"skipped": "media1"}

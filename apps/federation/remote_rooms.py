@@ -12,6 +12,14 @@ so the invitee's /sync moves the room from `invite` to `leave`.
 When the inviting server cannot be reached or refuses, the invite is rejected locally only: a leave
 signed by us, following the invite, is stored the same way and sent nowhere. The user is rid of the
 invite; the inviting room still lists them as invited (what Synapse does too).
+
+    leave_through_resident(user_id, room_id, reason)   POST /rooms/{roomId}/leave by the last user of
+                                                       this server in a room joined over federation
+
+The leave is made with a server still in the room (make_leave / send_leave, as above), since once
+it is stored this server has no one left there to send it from. The event goes through the pipeline
+with our current state as the state before it (its prev events are the resident's). When no server
+in the room can be reached, the caller leaves locally.
 """
 from __future__ import annotations
 
@@ -26,13 +34,14 @@ from django.db import transaction
 
 from apps.core.errors import Codes, MatrixError
 from apps.core.ids import server_name_of
+from apps.rooms import pipeline, state_store
 from apps.rooms import stores as room_stores
 from apps.rooms.event_signing import sign_event
 from apps.rooms.events import Event
 from apps.rooms.persister import EventContext, send_to_persister
 from apps.rooms.room_versions import RoomVersion, get_room_version
 
-from . import client
+from . import client, keyring, stores
 
 logger = logging.getLogger(__name__)
 
@@ -118,3 +127,24 @@ def reject_invite(user_id: str, room_id: str, reason: str | None = None) -> str:
         event = _local_leave(invite, reason)
     _store(event)
     return event.event_id
+
+
+def leave_through_resident(user_id: str, room_id: str, reason: str | None = None) -> str | None:
+    """The leave of the last local member of a room, made through another server in the room; its
+    event ID, or None when this server has other members there or no other server answered."""
+    me = settings.HS.server_name
+    if stores.local_members_joined(room_id, me, excluding=user_id):
+        return None
+    room = room_stores.get_room(room_id)
+    if room is None:
+        return None
+    for destination in sorted(stores.servers_with_membership(room_id) - {me}):
+        try:
+            event = _remote_reject(destination, room_id, user_id, room.room_version, reason)
+        except (client.FederationError, ValueError, MatrixError) as e:
+            logger.info("Leaving %s through %s failed: %s", room_id, destination, e)
+            continue
+        with transaction.atomic():
+            pipeline.process_remote_event(event, keyring.key_lookup, state_before=state_store.current_state(room_id))
+        return event.event_id
+    return None

@@ -134,3 +134,11 @@ def store_response(origin: str, txn_id: str, response: dict) -> None:
     except IntegrityError:
         pass  # processed concurrently by another process: its response stands
     ReceivedTransaction.objects.filter(origin=origin, received_ts__lt=now - TXN_RESPONSE_TTL_MS).delete()
+
+
+def local_members_joined(room_id: str, server_name: str, *, excluding: str | None = None) -> bool:
+    """Whether a user of `server_name` other than `excluding` is joined to the room."""
+    rows = RoomMembership.objects.filter(room_id=room_id, membership="join", user_id__endswith=":" + server_name)
+    if excluding is not None:
+        rows = rows.exclude(user_id=excluding)
+    return rows.exists()

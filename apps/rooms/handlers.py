@@ -328,6 +328,12 @@ def leave_room(requester, room_id: str, reason: str | None = None) -> None:
 
         reject_invite(requester.user_id, room_id, reason)
         return
+    if current[0] == "join":
+        # The last user of this server in a room joined over federation leaves through a resident server.
+        from apps.federation.remote_rooms import leave_through_resident
+
+        if leave_through_resident(requester.user_id, room_id, reason) is not None:
+            return
     content = {"reason": reason} if reason is not None else {}
     _send_membership(requester, room_id, requester.user_id, "leave", content)
 

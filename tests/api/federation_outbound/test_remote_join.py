@@ -165,3 +165,55 @@ def test_unreachable_server_is_a_clear_error(alice, remote_server):
     server.close()
     assert_error(alice.post(f"{API}/rooms/!gone:{dead}/join", {}), 502, Codes.UNKNOWN)
     assert_error(alice.post(f"{API}/join/{quote(f'#gone:{dead}', safe='')}", {}), 502, Codes.UNKNOWN)
+
+
+def _serve_leave(hosted, user_id: str, sent: list):
+    def make_leave(rec):
+        join_id = _event_id(hosted.joins[-1])
+        template = {"type": "m.room.member", "room_id": hosted.room_id, "sender": user_id, "state_key": user_id,
+                    "content": {"membership": "leave"}, "prev_events": [join_id],
+                    "auth_events": [hosted.create.event_id, hosted.pl.event_id, join_id],
+                    "depth": 7, "origin_server_ts": int(time.time() * 1000), "origin": hosted.remote.server_name}
+        return 200, {}, {"event": template, "room_version": hosted.rv}
+
+    def send_leave(rec):
+        sent.append(json.loads(rec.body))
+        return 200, {}, {}
+
+    hosted.server.routes[f"{FED}/v1/make_leave/"] = make_leave
+    hosted.server.routes[f"{FED}/v2/send_leave/"] = send_leave
+
+
+def _event_id(pdu: dict) -> str:
+    from apps.rooms.events import Event
+
+    return Event(pdu, get_room_version(RV)).event_id
+
+
+def test_last_local_member_leaves_through_the_resident_server(alice, remote_server):
+    server, remote = remote_server
+    hosted = HostedRoom(server, remote)
+    assert alice.post(f"{API}/rooms/{hosted.room_id}/join", {}).status_code == 200
+    since = sync(alice)["next_batch"]
+    sent: list = []
+    _serve_leave(hosted, alice.user_id, sent)
+
+    resp = alice.post(f"{API}/rooms/{hosted.room_id}/leave", {"reason": "bye"})
+    assert resp.status_code == 200, resp.json_body
+    (leave,) = sent
+    assert leave["content"] == {"membership": "leave", "reason": "bye"}
+    assert set(leave["signatures"]) == {settings.HS.server_name}
+    assert room_stores.membership_of(hosted.room_id, alice.user_id)[0] == "leave"
+    body = sync(alice, since)
+    assert hosted.room_id in body["rooms"]["leave"]
+    assert hosted.room_id not in alice.get(f"{API}/joined_rooms").json_body["joined_rooms"]
+
+
+def test_leaving_when_the_resident_server_is_gone_is_local(alice, remote_server):
+    server, remote = remote_server
+    hosted = HostedRoom(server, remote)
+    assert alice.post(f"{API}/rooms/{hosted.room_id}/join", {}).status_code == 200
+    server.close()
+    resp = alice.post(f"{API}/rooms/{hosted.room_id}/leave", {})
+    assert resp.status_code == 200, resp.json_body
+    assert room_stores.membership_of(hosted.room_id, alice.user_id)[0] == "leave"

@@ -8,6 +8,7 @@ one worker file per process, and nginx's configuration generated from the routin
     generic1, 2   client, sync and federation traffic; they write no stream (they relay writes)
     persister1, 2 the event persisters (rooms are placed on them by a stable hash)
     streams1      the typing, receipts, account data, to-device, push rules and presence writer
+    media1        the media repository (synapse.app.media_repository; main has enable_media_repo: false)
     celery_<q>    one Celery worker per queue (pusher, appservice, federation_sender, background)
     beat          the periodic schedule
     nginx         in front of it all
@@ -32,6 +33,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 QUEUES = ("pusher", "appservice", "federation_sender", "background")
 STREAM_WRITER = "streams1"
+MEDIA_WORKER = "media1"
 WRITER_STREAMS = ("typing", "receipts", "account_data", "to_device", "push_rules", "presence")
 
 
@@ -58,7 +60,8 @@ def free_port_range(n: int) -> int:
 
 
 def http_instances(persisters: int) -> tuple[str, ...]:
-    return ("main", "generic1", "generic2", *(f"persister{i}" for i in range(1, persisters + 1)), STREAM_WRITER)
+    return ("main", "generic1", "generic2", *(f"persister{i}" for i in range(1, persisters + 1)), STREAM_WRITER,
+            MEDIA_WORKER)
 
 
 @dataclass
@@ -180,6 +183,9 @@ def build(directory: Path, *, base_port: int, database: dict, redis: dict, serve
                            **{s: STREAM_WRITER for s in WRITER_STREAMS}},
         "worker_replication_secret": secret_file.read_text(),
         "run_background_tasks_on": "main",
+        # The media repository is the media worker's alone.
+        "enable_media_repo": False,
+        "media_instance_running_background_jobs": MEDIA_WORKER,
         "enable_registration": True,
         "enable_registration_without_verification": True,
         # A local topology talks to nothing outside this machine.
@@ -191,6 +197,12 @@ def build(directory: Path, *, base_port: int, database: dict, redis: dict, serve
     shared_path.write_text(yaml.safe_dump(shared, sort_keys=False))
     worker_files: dict[str, Path] = {}
     for name in instances[1:]:
+        if name == MEDIA_WORKER:
+            path = directory / "workers" / f"{name}.yaml"
+            path.write_text(yaml.safe_dump({"worker_app": "synapse.app.media_repository", "worker_name": name,
+                                            "worker_listeners": [_listener(public[name], "media")]}, sort_keys=False))
+            worker_files[name] = path
+            continue
         listeners = [_listener(public[name], "client", "federation")]
         if name in replication:
             listeners.append(_listener(replication[name], "replication"))

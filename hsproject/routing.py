@@ -76,7 +76,12 @@ class Route:
         # that stream's writer: its writes are relayed there from any other process (apps.streams.relay).
         relayed_stream = self.writes if self.writes and self.writes != "events" else None
 
+        media = self.serves == "media"
+
         def endpoint_for(request: HttpRequest) -> type[Endpoint]:
+            if media and not serves_media():
+                # enable_media_repo: false on a process that is not a media worker (Synapse's meaning).
+                raise unrecognized(request.method or "GET", request.path)
             method = request.method or "GET"
             view_cls = methods.get(method) or (methods.get("GET") if method == "HEAD" else None)
             if view_cls is None:
@@ -111,6 +116,15 @@ class Route:
         dispatch.__name__ = f"route_{'_'.join(v.__name__ for v in methods.values())}"
         dispatch.route_pattern = path_pattern
         return dispatch
+
+
+def serves_media() -> bool:
+    """Whether this process serves the media repository: a media worker always; any other process
+    unless `enable_media_repo` is false."""
+    from django.conf import settings
+
+    topo = settings.HS.workers
+    return topo.worker_app == "synapse.app.media_repository" or topo.enable_media_repo
 
 
 ROUTE_MODULES = (

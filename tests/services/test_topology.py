@@ -150,6 +150,19 @@ def test_the_topology_behind_nginx(topology, database):
             token = body["next_batch"]
         assert seen
 
+    # The media repository is the media worker's: an upload and a download through nginx land there.
+    with httpx.Client(base_url=topology.base_url, timeout=30) as px:
+        up = px.post("/_matrix/media/v3/upload", content=b"hello media worker", headers={
+            **_auth(alice), "Content-Type": "text/plain"})
+        assert up.status_code == 200, up.text
+        mxc = up.json()["content_uri"]
+        down = px.get("/_matrix/client/v1/media/download/" + mxc[len("mxc://"):], headers=_auth(bob))
+        assert down.status_code == 200 and down.content == b"hello media worker"
+    time.sleep(0.2)
+    media_log = (topology.directory / "logs" / "media1.log").read_text()
+    assert "POST /_matrix/media/v3/upload 200" in media_log and "/_matrix/client/v1/media/download/" in media_log
+    assert "/_matrix/media/v3/upload" not in (topology.directory / "logs" / "main.log").read_text()
+
     # One generic worker gone: nginx answers through the other; nothing is lost.
     topology.kill("generic1")
     with httpx.Client(base_url=topology.base_url, timeout=30) as px:

@@ -194,3 +194,18 @@ def test_download_waits_for_a_pending_upload(alice, bob, monkeypatch):
     got = fetch(bob, f"{AUTHED}/download/test.local/{media_id}?timeout_ms=5000")
     assert got.status_code == 200 and got.body == b"late"
     assert len(polls) == 2  # the lookup found it pending, the first poll found it uploaded
+
+
+def test_a_process_without_the_media_repository_does_not_serve_media(alice, settings):
+    """`enable_media_repo: false` (the main process of a deployment with a media worker): media requests
+    reaching it are unknown endpoints; a media worker serves them whatever the key says."""
+    import dataclasses
+
+    from tests.conftest import assert_error
+
+    settings.HS = settings.HS.replace(workers=dataclasses.replace(settings.HS.workers, enable_media_repo=False))
+    assert_error(alice.request("POST", UPLOAD, raw=b"x", content_type="text/plain"), 404, "M_UNRECOGNIZED")
+    assert_error(alice.get("/_matrix/client/v1/media/config"), 404, "M_UNRECOGNIZED")
+    settings.HS = settings.HS.replace(workers=dataclasses.replace(
+        settings.HS.workers, worker_app="synapse.app.media_repository", instance_name="media1"))
+    assert alice.get("/_matrix/client/v1/media/config").status_code == 200

@@ -6,10 +6,12 @@ per other server with a joined member in the room after the event (so a remote u
 server a destination of what follows), plus the server of a remote user that the event removes (a kick
 or ban reaches the kicked server). Events of other servers are never relayed: their origin sends them.
 
-Typing and receipts: read from the `typing` and `receipts` streams on the process that writes them (so
-each change is queued once), for the other servers in the room. A typing change becomes one `m.typing`
-EDU per local user whose state changed; a public receipt of a local user one `m.receipt` EDU (private
-receipts never leave the server, spec "Receipts"). Each replaces the same user's pending EDU of the room.
+Typing, receipts and presence: read from the `typing`, `receipts` and `presence` streams on the process
+that writes them (so each change is queued once), for the other servers in the room (presence: in any
+room the user is joined to). A typing change becomes one `m.typing` EDU per local user whose state
+changed; a public receipt of a local user one `m.receipt` EDU (private receipts never leave the server,
+spec "Receipts"); a local user's presence change one `m.presence` EDU. Each replaces the same user's
+pending EDU of its kind (and room).
 """
 from __future__ import annotations
 
@@ -97,8 +99,22 @@ def _receipt_edu(row: dict) -> tuple[str, dict] | None:
     return f"receipt:{room}:{rtype}:{user}:{row.get('thread_id') or ''}", content
 
 
+def _presence_edu(user_id: str) -> tuple[str, dict] | None:
+    """The user's presence now as an `m.presence` push (spec: server-server API, "Presence")."""
+    from apps.presence import stores as presence_stores
+    from apps.presence.states import after_timeouts, content
+
+    current = presence_stores.get(user_id)
+    if current is None or current.remote:
+        return None
+    now = stores.now_ms()
+    item = {"user_id": user_id, "last_active_ago": 0, "currently_active": False,
+            **content(after_timeouts(current, now), now)}
+    return f"presence:{user_id}", {"push": [item]}
+
+
 def _on_stream(stream: str, _instance: str, _position: int, rows) -> None:
-    if stream not in ("typing", "receipts") or not rows:
+    if stream not in ("typing", "receipts", "presence") or not rows:
         return
     from hsproject import instance
 
@@ -108,7 +124,13 @@ def _on_stream(stream: str, _instance: str, _position: int, rows) -> None:
         return
     queued: list[tuple[str, str, str, dict]] = []  # (room, edu_type, key, content)
     for _pos, row in rows:
-        if stream == "typing":
+        if stream == "presence":
+            user_id, room_ids = row.get("user_id"), row.get("room_ids")
+            if isinstance(user_id, str) and _is_local(user_id) and isinstance(room_ids, list):
+                edu = _presence_edu(user_id)
+                if edu is not None:
+                    queued += [(r, "m.presence", edu[0], edu[1]) for r in room_ids if isinstance(r, str)]
+        elif stream == "typing":
             room_id = row.get("room_id")
             if isinstance(room_id, str):
                 queued += [(room_id, "m.typing", k, c) for k, c in _typing_edus(room_id, row.get("user_ids") or [])]
@@ -120,9 +142,11 @@ def _on_stream(stream: str, _instance: str, _position: int, rows) -> None:
         return
     servers = stores.rooms_joined_servers({room for room, _, _, _ in queued})
     woken: set[str] = set()
+    done: set[tuple[str, str]] = set()
     for room_id, edu_type, key, content in queued:
-        for destination in _remote(servers.get(room_id, ())):
+        for destination in _remote(servers.get(room_id, ())) - {d for d, k in done if k == key}:
             stores.queue_edu(destination, edu_type, content, key)
+            done.add((destination, key))
             woken.add(destination)
     from .wakeups import wake_all
 

@@ -67,6 +67,16 @@ def _fresh_state_cache():
 
 
 @pytest.fixture(autouse=True)
+def _stop_loops():
+    """The typing and presence loops are per-process threads: none outlives a test that started it."""
+    yield
+    from apps.presence.loop import loop as presence_loop
+    from apps.typing.timeouts import loop as typing_loop
+    typing_loop().stop()
+    presence_loop().stop()
+
+
+@pytest.fixture(autouse=True)
 def _inline(monkeypatch):
     monkeypatch.setattr(wakeups, "IN_PROCESS_THREAD", False)
     monkeypatch.setattr(wakeups, "_heard", {})

@@ -184,3 +184,47 @@ def test_a_destination_heard_from_is_retried_at_once(alice, remote, shared_room)
     txns = remote.transactions()
     assert len(txns) == 2 and txns[0][0] == txns[1][0]
     assert FederationDestination.objects.get(pk=remote.name).failures == 0 and not OutboundPdu.objects.exists()
+
+
+def test_presence_of_a_local_user_is_sent_to_servers_sharing_a_room(alice, remote, shared_room):
+    resp = alice.put(f"{API}/presence/{alice.user_id}/status", {"presence": "online", "status_msg": "here"})
+    assert resp.status_code == 200, resp.json_body
+    pushes = [p for e in remote.edus("m.presence") for p in e["content"]["push"]]
+    assert pushes and pushes[-1]["user_id"] == alice.user_id
+    assert pushes[-1]["presence"] == "online" and pushes[-1]["status_msg"] == "here"
+    assert isinstance(pushes[-1]["last_active_ago"], int) and "currently_active" in pushes[-1]
+
+
+def test_the_sweep_sends_what_no_wakeup_announced(alice, remote, shared_room, monkeypatch):
+    monkeypatch.setattr(wakeups, "wake", lambda destination: None)
+    event_id = say(alice, shared_room, "lost wake-up")
+    assert remote.transactions() == []
+    monkeypatch.undo()
+    monkeypatch.setattr(wakeups, "IN_PROCESS_THREAD", False)
+    assert tasks.sweep.apply().get() == [remote.name]
+    assert [event_id_of(p) for p in remote.pdus()] == [event_id]
+    assert tasks.sweep.apply().get() == []
+
+
+def test_a_transaction_left_by_a_killed_worker_is_resent_as_it_was(alice, remote, shared_room, monkeypatch):
+    monkeypatch.setattr(wakeups, "wake", lambda destination: None)
+    event_id = say(alice, shared_room, "in flight")
+    # A worker recorded its transaction, then died before any answer (its lease has run out).
+    assert stores.take_lease(remote.name, "dead:1:x", 60_000)
+    txn_id, body, pdu_rows, edu_rows = delivery._new_transaction(remote.name)
+    assert stores.update_state(remote.name, "dead:1:x", txn_id=txn_id, txn_body=body, txn_pdu_rows=pdu_rows,
+                               txn_edu_rows=edu_rows, lease_until_ms=stores.now_ms() - 1)
+    assert delivery.send_pending(remote.name).transactions == 1
+    [(sent_id, sent_body, _)] = remote.transactions()
+    assert sent_id == txn_id and sent_body == body
+    assert [event_id_of(p) for p in sent_body["pdus"]] == [event_id] and not OutboundPdu.objects.exists()
+
+
+def test_sending_costs_a_bounded_number_of_queries(alice, remote, shared_room, monkeypatch,
+                                                    django_assert_max_num_queries):
+    monkeypatch.setattr(wakeups, "wake", lambda destination: None)
+    for i in range(60):
+        say(alice, shared_room, f"m{i}")
+    # About 14 per transaction, none per PDU.
+    with django_assert_max_num_queries(32):
+        assert delivery.send_pending(remote.name).transactions == 2

@@ -28,7 +28,6 @@ NOT_YET_IMPLEMENTED: set[str] = {
     # Rooms: creation, membership, state, events, aliases, directory, relations, search, reports
     "client-server/getMutualRooms",
     "client-server/inviteBy3PID",
-    "client-server/reportEvent", "client-server/reportRoom", "client-server/reportUser",
     # Sync: peeking. GET /events?room_id= is answered by getEvents' view (the routing table has one
     # operationId per path and method), so this entry stays although the behaviour is served.
     "client-server/peekEvents",

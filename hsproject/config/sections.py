@@ -42,6 +42,18 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class VoipConfig:
+    """GET /voip/turnServer (apps.voip): the TURN servers clients are told of, with credentials either
+    derived from `turn_shared_secret` (TURN REST API) or the static `turn_username`/`turn_password`."""
+    turn_uris: tuple[str, ...] = ()
+    turn_shared_secret: str | None = None
+    turn_username: str | None = None
+    turn_password: str | None = None
+    turn_user_lifetime_ms: int = 3_600_000
+    turn_allow_guests: bool = True
+
+
+@dataclass(frozen=True)
 class Listener:
     port: int
     bind_addresses: tuple[str, ...]
@@ -230,6 +242,9 @@ class HomeserverConfig:
     # GET/POST /_matrix/federation/v1/publicRooms (apps.federation.handlers.public_rooms).
     allow_public_rooms_over_federation: bool = False
     email: EmailConfig = EmailConfig()
+    voip: VoipConfig = VoipConfig()
+    # Reports of events, rooms and users per reporting user (apps.reports); hsproject's own key.
+    rc_reports: RateLimit = RateLimit(0.05, 5)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> "HomeserverConfig":
@@ -551,6 +566,15 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
     workers = build_topology(r)
     media = _media(r)
     email = _email(r)
+    voip = VoipConfig(
+        turn_uris=tuple(r.str_list("turn_uris", [])),
+        turn_shared_secret=r.str("turn_shared_secret", None),
+        turn_username=r.str("turn_username", None),
+        turn_password=r.str("turn_password", None),
+        turn_user_lifetime_ms=r.duration_ms("turn_user_lifetime", "1h"),
+        turn_allow_guests=r.bool("turn_allow_guests", True),
+    )
+    rc_reports = _rate_limit(r, "rc_reports", 0.05, 5)
 
     cfg = HomeserverConfig(
         server_name=server_name,
@@ -610,6 +634,8 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
         media=media,
         user_directory=user_directory,
         email=email,
+        voip=voip,
+        rc_reports=rc_reports,
     )
     if cfg.registration_requires_token is False and cfg.enable_registration and not (
         cfg.enable_registration_without_verification

@@ -6,9 +6,9 @@ import time
 from typing import Any, Iterable
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import StrIndex, Substr
 
-from apps.core.ids import server_name_of
 from apps.push_delivery.stores import owner_is_gone
 from apps.rooms.models import RoomMembership
 
@@ -21,17 +21,23 @@ def now_ms() -> int:
 
 # --- rooms (read-only) ---------------------------------------------------------------------------------
 
+def _server_part():
+    # Everything after the first colon of the user ID (apps.core.ids.server_name_of), computed by the
+    # database so that a large room answers with its few distinct servers, not all its members.
+    return Substr("user_id", StrIndex("user_id", Value(":")) + 1)
+
+
 def joined_servers(room_id: str) -> set[str]:
     """The servers with a joined member in the room now (current memberships)."""
-    users = RoomMembership.objects.filter(room_id=room_id, membership="join").values_list("user_id", flat=True)
-    return {server_name_of(u) for u in users}
+    return set(RoomMembership.objects.filter(room_id=room_id, membership="join")
+               .annotate(server=_server_part()).values_list("server", flat=True).distinct())
 
 
 def rooms_joined_servers(room_ids: Iterable[str]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
-    for room_id, user_id in RoomMembership.objects.filter(room_id__in=list(room_ids), membership="join").values_list(
-            "room_id", "user_id"):
-        out.setdefault(room_id, set()).add(server_name_of(user_id))
+    for room_id, server in (RoomMembership.objects.filter(room_id__in=list(room_ids), membership="join")
+                            .annotate(server=_server_part()).values_list("room_id", "server").distinct()):
+        out.setdefault(room_id, set()).add(server)
     return out
 
 

@@ -4,11 +4,11 @@ Searched: the rooms the user is or was in (joined, left, banned; not forgotten),
 request's RoomEventFilter; of them, only events the user may see (`apps.rooms.visibility`: nothing
 said after they left, history visibility at each event), not redacted, not sent by a user they ignore. Matching is on whole
 words of the search term as prefixes, all of them required (PostgreSQL full text with english
-stemming, or LIKE on SQLite; see `stores`).
+stemming, or FTS5 on SQLite; see `stores`).
 
-`order_by`: `rank` (default; PostgreSQL `ts_rank_cd`, then newest) or `recent`. Pagination: the same
-request again with `next_batch`; the token carries the order, the position (an offset for `rank`, a
-stream position for `recent`) and, for a group's token, the group it is scoped to. `count` counts the
+`order_by`: `rank` (default; PostgreSQL `ts_rank_cd` or SQLite FTS5 `bm25`, then newest) or `recent`.
+Pagination: the same request again with `next_batch`; the token carries the order, the position (an
+offset for `rank`, a stream position for `recent`) and, for a group's token, the group it is scoped to. `count` counts the
 matching rows of the searched rooms before history visibility (the spec allows an estimate).
 `groupings` partitions a page by `room_id` or `sender`; `event_context` adds the events around each
 result (`apps.rooms.timeline.paginate`) and, with `include_profile`, the senders' profiles at the

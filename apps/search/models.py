@@ -3,7 +3,8 @@
 One `SearchEntry` per searchable timeline event: `content.body` of `m.room.message`, `content.name`
 of `m.room.name`, `content.topic` (and the `text/plain` body of `m.topic`) of `m.room.topic`, with
 what the search filters and orders on. On PostgreSQL a migration adds a generated `vector tsvector`
-column (english configuration) with a GIN index; SQLite searches `value` with LIKE.
+column (english configuration) with a GIN index; on SQLite another migration adds the FTS5
+table `event_search_fts` (rowid = `stream_ordering`), written by `index`.
 """
 from __future__ import annotations
 

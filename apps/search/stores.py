@@ -1,7 +1,14 @@
 """Queries of the search index: PostgreSQL full-text search (`vector @@ to_tsquery`, ranked by
-`ts_rank_cd`) on the services tier, LIKE on every word elsewhere (SQLite: no ranking, so `rank`
-is 1 and ranked results come newest first). Terms match as prefixes on both backends."""
+`ts_rank_cd`) on the services tier; on SQLite the FTS5 table `event_search_fts` (`MATCH`, ranked by
+`bm25()`, negated so that higher is better on both backends), LIKE on every word on any other
+database. Terms match as prefixes on all of them.
+
+User input never reaches the FTS5 query syntax unquoted: each term is a double-quoted string
+(quotes doubled) followed by `*`, so quotes, `*`, parentheses, `-`, `:`, `^` and the words AND/OR/
+NOT/NEAR are text, never operators."""
 from __future__ import annotations
+
+import re
 
 from django.db import connection
 from django.db.models import BooleanField, Exists, FloatField, OuterRef, Value
@@ -12,8 +19,20 @@ from apps.rooms.models import EventRow
 from .models import SearchEntry
 
 
+_FTS5_TOKEN = re.compile(r"[^\W_]+")
+
+
 def _tsquery(words: list[str]) -> str:
     return " & ".join(f"{w}:*" for w in words)
+
+
+def fts5_query(words: list[str]) -> str | None:
+    """The FTS5 query requiring every word as a prefix, or None when no word has a letter or digit
+    (unicode61 splits on everything else, `_` included, so such a word has no token to look for)."""
+    terms = [t for w in words for t in _FTS5_TOKEN.findall(w)]
+    if not terms:
+        return None
+    return " AND ".join('"' + t.replace('"', '""') + '"*' for t in dict.fromkeys(terms))
 
 
 def matching(room_ids: list[str], keys: list[str], words: list[str], *, senders=None, not_senders=(),
@@ -35,6 +54,17 @@ def matching(room_ids: list[str], keys: list[str], words: list[str], *, senders=
                 .filter(hit=True)
                 .annotate(rank=RawSQL("ts_rank_cd(vector, to_tsquery('english', %s))", (q,),
                                       output_field=FloatField())))
+    if connection.vendor == "sqlite":
+        q = fts5_query(words)
+        if q is None:
+            return qs.none().annotate(rank=Value(0.0, output_field=FloatField()))
+        return (qs.alias(hit=RawSQL("stream_ordering IN (SELECT rowid FROM event_search_fts "
+                                    "WHERE event_search_fts MATCH %s)", (q,), output_field=BooleanField()))
+                .filter(hit=True)
+                # The rowid constraint makes this a lookup of one row's score, not a second search.
+                .annotate(rank=RawSQL("(SELECT -bm25(event_search_fts) FROM event_search_fts WHERE "
+                                      "event_search_fts MATCH %s AND rowid = event_search.stream_ordering)",
+                                      (q,), output_field=FloatField())))
     for w in words:
         qs = qs.filter(value__icontains=w)
     return qs.annotate(rank=Value(1.0, output_field=FloatField()))

@@ -31,8 +31,6 @@ NOT_YET_IMPLEMENTED: set[str] = {
     # Sync: peeking. GET /events?room_id= is answered by getEvents' view (the routing table has one
     # operationId per path and method), so this entry stays although the behaviour is served.
     "client-server/peekEvents",
-    # VoIP
-    "client-server/getTurnServer",
     # Discovery: support and policy-server well-known files
     "client-server/getWellknownPolicy", "client-server/getWellknownSupport",
     # Federation: queries, public rooms, hierarchy, devices and keys, OpenID, media, policy servers

@@ -217,4 +217,8 @@ def join_remote(user_id: str, room_id_or_alias: str, hints: list[str] = (), prof
         except MatrixError as e:
             logger.info("Joining %s through %s refused: %s", room_id, destination, e.error)
             errors.append(e)
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            # Malformed events in an answer that passed the shape checks: that server's answer is unusable.
+            logger.warning("Joining %s through %s: malformed answer (%r)", room_id, destination, e)
+            errors.append(MatrixError(Codes.UNKNOWN, f"{destination} answered malformed events", 502))
     raise _best_error(errors)

@@ -217,3 +217,17 @@ def test_leaving_when_the_resident_server_is_gone_is_local(alice, remote_server)
     resp = alice.post(f"{API}/rooms/{hosted.room_id}/leave", {})
     assert resp.status_code == 200, resp.json_body
     assert room_stores.membership_of(hosted.room_id, alice.user_id)[0] == "leave"
+
+
+def test_unusable_send_join_answers_are_refused(alice, remote_server):
+    server, remote = remote_server
+    hosted = HostedRoom(server, remote)
+    answers = [{"state": "nope", "auth_chain": []},
+               {"state": [{"type": 5}], "auth_chain": [[1]]},
+               # A state without its create event: the room cannot be checked.
+               {"state": [hosted.name.get_pdu_json()], "auth_chain": []}]
+    for answer in answers:
+        server.routes[f"{FED}/v2/send_join/"] = json_route(answer)
+        assert_error(alice.post(f"{API}/rooms/{hosted.room_id}/join", {}), 502, Codes.UNKNOWN)
+        current = room_stores.membership_of(hosted.room_id, alice.user_id)
+        assert current is None or current[0] != "join"

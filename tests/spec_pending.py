@@ -19,7 +19,7 @@ NOT_YET_IMPLEMENTED: set[str] = {
     "client-server/generateLoginToken", "client-server/getAccount3PIDs",
     "client-server/getAdminLockUser", "client-server/getAdminSuspendUser", "client-server/getAuthMetadata",
     "client-server/getWhoIs", "client-server/post3PIDs", "client-server/redirectToIdP",
-    "client-server/redirectToSSO", "client-server/requestOpenIdToken",
+    "client-server/redirectToSSO",
     "client-server/requestTokenTo3PIDEmail", "client-server/requestTokenTo3PIDMSISDN",
     "client-server/requestTokenToRegisterEmail", "client-server/requestTokenToRegisterMSISDN",
     "client-server/requestTokenToResetPasswordEmail", "client-server/requestTokenToResetPasswordMSISDN",
@@ -33,9 +33,8 @@ NOT_YET_IMPLEMENTED: set[str] = {
     "client-server/peekEvents",
     # Discovery: support and policy-server well-known files
     "client-server/getWellknownPolicy", "client-server/getWellknownSupport",
-    # Federation: queries, public rooms, hierarchy, devices and keys, OpenID, media, policy servers
+    # Federation: queries, public rooms, hierarchy, devices and keys, media, policy servers
     "server-server/askPolicyServerToSign", "server-server/claimUserEncryptionKeys",
-    "server-server/exchangeOpenIdToken",
     "server-server/getSpaceHierarchy", "server-server/getUserDevices", "server-server/queryInfo",
     "server-server/queryUserEncryptionKeys",
 }

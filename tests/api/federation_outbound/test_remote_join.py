@@ -13,6 +13,7 @@ from apps.core.errors import Codes
 from apps.rooms import stores as room_stores
 from apps.rooms.event_signing import sign_event
 from apps.rooms.room_versions import get_room_version
+from tests.api.federation.remote import q
 from tests.api.sync.helpers import sync
 from tests.conftest import assert_error
 from tests.federation_support import json_route
@@ -52,6 +53,8 @@ class HostedRoom:
         self.jr = ev("m.room.join_rules", join_rule or {"join_rule": "public"}, [p], [c, m, p], 4)
         self.name = ev("m.room.name", {"name": "Remote lounge"}, [self.jr.event_id], [c, m, p], 5)
         self.state = [self.create, self.member, self.pl, self.jr, self.name]
+        self.tip, self.invites = self.name, {}
+        self._ev = ev
         self.authorise = False
         self.joins: list[dict] = []
         server.routes[f"{FED}/v1/make_join/"] = self.make_join
@@ -64,10 +67,21 @@ class HostedRoom:
         if self.authorise:
             content["join_authorised_via_users_server"] = self.admin
             auth.append(self.member.event_id)
+        if user in self.invites:
+            auth.append(self.invites[user].event_id)
         template = {"type": "m.room.member", "room_id": self.room_id, "sender": user, "state_key": user,
-                    "content": content, "prev_events": [self.name.event_id], "auth_events": auth, "depth": 6,
+                    "content": content, "prev_events": [self.tip.event_id], "auth_events": auth,
+                    "depth": self.tip.depth + 1,
                     "origin_server_ts": int(time.time() * 1000), "origin": self.remote.server_name}
         return 200, {}, {"event": template, "room_version": self.rv}
+
+    def invite(self, user_id: str):
+        """The admin invites `user_id`: the invite joins the room's state."""
+        c, m, p = self.create.event_id, self.member.event_id, self.pl.event_id
+        self.tip = self.invites[user_id] = self._ev("m.room.member", {"membership": "invite"}, [self.tip.event_id],
+                                                    [c, m, p, self.jr.event_id], self.tip.depth + 1, user_id)
+        self.state.append(self.tip)
+        return self.tip
 
     def send_join(self, rec):
         join = json.loads(rec.body)
@@ -231,3 +245,24 @@ def test_unusable_send_join_answers_are_refused(alice, remote_server):
         assert_error(alice.post(f"{API}/rooms/{hosted.room_id}/join", {}), 502, Codes.UNKNOWN)
         current = room_stores.membership_of(hosted.room_id, alice.user_id)
         assert current is None or current[0] != "join"
+
+
+def test_accepting_a_remote_invite_joins_through_the_inviting_server(alice, remote_server):
+    server, remote = remote_server
+    # A v12 room: its ID names no server, only the invite tells where to join.
+    hosted = HostedRoom(server, remote, rv="12", join_rule={"join_rule": "invite"})
+    invite = hosted.invite(alice.user_id)
+    resp = remote.put(f"{FED}/v2/invite/{q(hosted.room_id)}/{q(invite.event_id)}",
+                      {"room_version": "12", "event": invite.get_pdu_json(),
+                       "invite_room_state": [hosted.create.get_pdu_json(), hosted.name.get_pdu_json()]})
+    assert resp.status_code == 200, resp.json_body
+    since = sync(alice)
+    assert hosted.room_id in since["rooms"]["invite"]
+
+    resp = alice.post(f"{API}/rooms/{hosted.room_id}/join", {})
+    assert resp.status_code == 200, resp.json_body
+    body = sync(alice, since["next_batch"])
+    assert hosted.room_id in body["rooms"]["join"]
+    members = {e["state_key"]: e["content"]["membership"] for e in _all_events(body["rooms"]["join"][hosted.room_id])
+               if e["type"] == "m.room.member"}
+    assert members == {hosted.admin: "join", alice.user_id: "join"}

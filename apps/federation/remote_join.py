@@ -191,6 +191,11 @@ def _best_error(errors: list[client.FederationError | MatrixError]) -> MatrixErr
     return MatrixError(Codes.UNKNOWN, "No server in the room could be reached to join it", 502)
 
 
+def resolve_remote_alias(alias: str) -> dict[str, Any]:
+    """{room_id, servers} of an alias of another server, asked of that server."""
+    return queries.directory(alias)
+
+
 def join_remote(user_id: str, room_id_or_alias: str, hints: list[str] = (), profile: dict | None = None) -> str:
     """Joins `user_id` to a room this server is not in; returns the room ID."""
     hints = [h for h in hints if isinstance(h, str) and h]

@@ -275,18 +275,20 @@ def join_room(requester, room_id: str, servers: list[str] = ()) -> str:
     `via` / `server_name`) and the servers the room ID, alias or a pending invite name."""
     from apps.federation import remote_join
 
+    servers = list(servers)
     if not room_id.startswith("!"):
         from .aliases import parse_alias, room_id_for
 
-        if not parse_alias(room_id).is_local:
-            ratelimits.check_join(requester.user_id, remote=True)
-            return remote_join.join_remote(requester.user_id, room_id, list(servers),
-                                           _local_profile(requester.user_id) or {})
-        room_id = room_id_for(room_id)
-    if remote_join.wants_remote_join(room_id, requester.user_id, list(servers)):
+        alias = parse_alias(room_id)
+        if alias.is_local:
+            room_id = room_id_for(room_id)
+        else:
+            # The alias's server names the room and servers in it (a room we are in is joined here).
+            resolved = remote_join.resolve_remote_alias(str(alias))
+            room_id, servers = resolved["room_id"], [*resolved["servers"], alias.domain, *servers]
+    if remote_join.wants_remote_join(room_id, requester.user_id, servers):
         ratelimits.check_join(requester.user_id, remote=True)
-        return remote_join.join_remote(requester.user_id, room_id, list(servers),
-                                       _local_profile(requester.user_id) or {})
+        return remote_join.join_remote(requester.user_id, room_id, servers, _local_profile(requester.user_id) or {})
     _room_or_404(room_id)
     profile = _local_profile(requester.user_id) or {}
     current = stores.membership_of(room_id, requester.user_id)
@@ -294,7 +296,7 @@ def join_room(requester, room_id: str, servers: list[str] = ()) -> str:
         ev = stores.get_event(current[1])
         if ev is not None and all(ev.content.get(k) == profile.get(k) for k in ("displayname", "avatar_url")):
             return room_id  # already joined with this profile: nothing to change
-    ratelimits.check_join(requester.user_id)  # rc_joins.local (remote joins: with federation)
+    ratelimits.check_join(requester.user_id)  # rc_joins.local
     _send_membership(requester, room_id, requester.user_id, "join", profile)
     return room_id
 

@@ -137,12 +137,19 @@ def test_join_by_remote_alias_and_through_via(alice, bob, remote_server):
     resp = alice.post(f"{API}/join/{quote(alias, safe='')}", {})
     assert resp.status_code == 200, resp.json_body
     assert resp.json_body == {"room_id": hosted.room_id}
+    # Now this server is in the room: a second user's join is made here, not handshaken again.
+    resp = bob.post(f"{API}/join/{quote(alias, safe='')}", {})
+    assert resp.status_code == 200, resp.json_body
+    assert len(hosted.joins) == 1
+    joined = alice.get(f"{API}/rooms/{hosted.room_id}/joined_members").json_body["joined"]
+    assert set(joined) == {hosted.admin, alice.user_id, bob.user_id}
 
     # A v12 room (its ID names no server), joined through the server the client names.
     other = HostedRoom(server, remote, rv="12")
     resp = bob.post(f"{API}/join/{quote(other.room_id, safe='')}?via={remote.server_name}", {})
     assert resp.status_code == 200, resp.json_body
     assert other.room_id in bob.get(f"{API}/joined_rooms").json_body["joined_rooms"]
+    assert len(other.joins) == 1
 
 
 def test_restricted_join_keeps_the_resident_servers_signature(alice, remote_server):

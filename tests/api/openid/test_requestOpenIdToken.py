@@ -1,23 +1,15 @@
-"""POST /user/{userId}/openid/request_token and GET /_matrix/federation/v1/openid/userinfo."""
+"""POST /user/{userId}/openid/request_token, each token checked through the federation exchange."""
 from __future__ import annotations
-
-import time
 
 from django.conf import settings
 
 from apps.openid.models import OpenIdToken
+from tests.api.openid.helpers import USERINFO, request_token
 from tests.conftest import assert_error
-
-USERINFO = "/_matrix/federation/v1/openid/userinfo"
-
-
-def _request(client, user_id=None, body=None):
-    return client.post(f"/_matrix/client/v3/user/{user_id or client.user_id}/openid/request_token",
-                       {} if body is None else body)
 
 
 def test_request_token_and_exchange(alice, mx):
-    resp = _request(alice)
+    resp = request_token(alice)
     assert resp.status_code == 200, resp.json_body
     body = resp.json_body
     assert body["token_type"] == "Bearer"
@@ -35,15 +27,15 @@ def test_request_token_and_exchange(alice, mx):
 
 
 def test_each_request_gives_a_new_token(alice, mx):
-    first = _request(alice).json_body["access_token"]
-    second = _request(alice).json_body["access_token"]
+    first = request_token(alice).json_body["access_token"]
+    second = request_token(alice).json_body["access_token"]
     assert first != second
     for token in (first, second):
         assert mx.get(f"{USERINFO}?access_token={token}", token=None).json_body == {"sub": alice.user_id}
 
 
 def test_request_token_for_another_user_is_forbidden(alice, bob):
-    assert_error(_request(alice, bob.user_id), 403, "M_FORBIDDEN")
+    assert_error(request_token(alice, bob.user_id), 403, "M_FORBIDDEN")
     assert not OpenIdToken.objects.exists()
 
 
@@ -54,21 +46,3 @@ def test_request_token_errors(alice):
                                raw=b"[]"), 400, "M_BAD_JSON")
     assert_error(alice.request("POST", f"/_matrix/client/v3/user/{alice.user_id}/openid/request_token",
                                raw=b"nope"), 400, "M_NOT_JSON")
-
-
-def test_userinfo_unknown_or_missing_token(mx):
-    assert_error(mx.get(f"{USERINFO}?access_token=nope", token=None), 401, "M_UNKNOWN_TOKEN")
-    assert_error(mx.get(USERINFO, token=None), 401, "M_UNKNOWN_TOKEN")
-
-
-def test_userinfo_does_not_accept_a_client_access_token(alice, mx):
-    assert_error(mx.get(f"{USERINFO}?access_token={alice.token}", token=None), 401, "M_UNKNOWN_TOKEN")
-
-
-def test_expired_token_is_refused_and_cleaned_up(alice, mx):
-    token = _request(alice).json_body["access_token"]
-    OpenIdToken.objects.update(valid_until_ms=int(time.time() * 1000) - 1)
-    assert_error(mx.get(f"{USERINFO}?access_token={token}", token=None), 401, "M_UNKNOWN_TOKEN")
-    fresh = _request(alice).json_body["access_token"]
-    assert OpenIdToken.objects.count() == 1
-    assert mx.get(f"{USERINFO}?access_token={fresh}", token=None).json_body == {"sub": alice.user_id}

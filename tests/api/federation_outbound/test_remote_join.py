@@ -229,6 +229,12 @@ def test_last_local_member_leaves_through_the_resident_server(alice, remote_serv
     assert hosted.room_id in body["rooms"]["leave"]
     assert hosted.room_id not in alice.get(f"{API}/joined_rooms").json_body["joined_rooms"]
 
+    # Joining again is a new handshake, and the room is back.
+    assert alice.post(f"{API}/rooms/{hosted.room_id}/join", {}).status_code == 200
+    assert len(hosted.joins) == 2
+    assert room_stores.membership_of(hosted.room_id, alice.user_id)[0] == "join"
+    assert hosted.room_id in sync(alice, body["next_batch"])["rooms"]["join"]
+
 
 def test_leaving_when_the_resident_server_is_gone_is_local(alice, remote_server):
     server, remote = remote_server

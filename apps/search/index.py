@@ -5,9 +5,9 @@ soft-failed and outlier events are not indexed; redacted events are left out at 
 (`stores`), so a redaction from any path, local or remote, early or late, hides its target.
 
 On SQLite the FTS5 table `event_search_fts` (migration 0003, rowid = stream_ordering) gets the same
-text in the same transaction, and loses it once a redaction is recorded (after the redaction's
-commit: only then is it known to apply, `apps.rooms.redactions`), so redacted text stops being held
-in the full-text index."""
+text in the same transaction, loses it with its `event_search` row (a trigger, migration 0004), and
+loses it once a redaction is recorded (after the redaction's commit: only then is it known to apply,
+`apps.rooms.redactions`), so redacted text stops being held in the full-text index."""
 from __future__ import annotations
 
 from typing import Any
@@ -70,7 +70,9 @@ def index_event(event: Event, position: int) -> None:
         type=event.type, stream_ordering=position, origin_server_ts=event.origin_server_ts)
     if connection.vendor == "sqlite":
         with connection.cursor() as cur:
-            cur.execute("INSERT INTO event_search_fts(rowid, value) VALUES (%s, %s)", [position, found[1]])
+            # REPLACE: a row of this position can only be stale, and indexing must never fail a send.
+            cur.execute("INSERT OR REPLACE INTO event_search_fts(rowid, value) VALUES (%s, %s)",
+                        [position, found[1]])
 
 
 @on_event_persisted

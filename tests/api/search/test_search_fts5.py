@@ -1,11 +1,13 @@
-"""Search on SQLite's FTS5 index (`apps.search.stores`, migration 0003): bm25 ranking, prefix terms,
-search terms full of FTS5 syntax taken as text, the index row dropped on redaction and rebuilt."""
+"""Search on SQLite's FTS5 index (`apps.search.stores`, migrations 0003/0004): bm25 ranking, prefix
+terms, search terms full of FTS5 syntax taken as text, the FTS5 row dropped on redaction, rebuilt, and
+deleted with its index row."""
 from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from apps.search.models import SearchEntry
 from apps.search.stores import fts5_query
 from tests.api.rooms.helpers import API, create_room
 
@@ -87,3 +89,6 @@ def test_redaction_drops_the_row_and_rebuild_leaves_it_out(alice):
     call_command("rebuild_search_index", stdout=open("/dev/null", "w"))
     assert _fts_rows("regrettable") == 0 and _fts_rows("quokka") == 1
     assert len(_ids(search(alice, {"search_term": "quokka"}))) == 1
+    # An index row takes its FTS5 row with it, whoever deletes it (a database flush too).
+    SearchEntry.objects.all().delete()
+    assert _fts_rows("quokka") == 0

@@ -113,7 +113,10 @@ _heard: dict[str, int] = {}
 
 def _on_origin_authenticated(origin: str) -> None:
     from . import stores
+    from .delivery import sending_enabled
 
+    if not sending_enabled():
+        return
     now = stores.now_ms()
     if now - _heard.get(origin, 0) < HEARD_FROM_INTERVAL_MS:
         return

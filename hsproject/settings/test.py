@@ -30,6 +30,9 @@ _raw = {
     # No DNS: only IP literals and localhost may be contacted; no notary.
     "outbound_name_resolution": False,
     "trusted_key_servers": [],
+    # No outbound federation sender: a test with a fake remote member would otherwise have this process
+    # send it transactions in the background. The sender's own tests turn it on.
+    "send_federation": False,
     "rc_login": {"address": {"per_second": 1000, "burst_count": 1000},
                  "account": {"per_second": 1000, "burst_count": 1000},
                  "failed_attempts": {"per_second": 1000, "burst_count": 1000}},

@@ -3,6 +3,7 @@
 member in a local room; sending runs inline (no background thread)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -77,7 +78,9 @@ def _stop_loops():
 
 
 @pytest.fixture(autouse=True)
-def _inline(monkeypatch):
+def _inline(monkeypatch, settings):
+    """Sending on (the test settings turn it off for every other test), inline rather than on a thread."""
+    settings.HS = settings.HS.replace(workers=dataclasses.replace(settings.HS.workers, send_federation=True))
     monkeypatch.setattr(wakeups, "IN_PROCESS_THREAD", False)
     monkeypatch.setattr(wakeups, "_heard", {})
 

@@ -130,14 +130,15 @@ def reject_invite(user_id: str, room_id: str, reason: str | None = None) -> str:
 
 
 def leave_through_resident(user_id: str, room_id: str, reason: str | None = None) -> str | None:
-    """The leave of the last local member of a room, made through another server in the room; its
-    event ID, or None when this server has other members there or no other server answered."""
+    """The leave of the last local member of a room created elsewhere, made through another server in
+    the room; its event ID, or None when this server has other members there, created the room, or no
+    other server answered."""
     me = settings.HS.server_name
     if stores.local_members_joined(room_id, me, excluding=user_id):
         return None
     room = room_stores.get_room(room_id)
-    if room is None:
-        return None
+    if room is None or (room.creator or "").endswith(":" + me):
+        return None  # a room created here: its leave is sent from here like any local event
     for destination in sorted(stores.servers_with_membership(room_id) - {me}):
         try:
             event = _remote_reject(destination, room_id, user_id, room.room_version, reason)

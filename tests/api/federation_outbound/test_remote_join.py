@@ -279,3 +279,12 @@ def test_accepting_a_remote_invite_joins_through_the_inviting_server(alice, remo
     members = {e["state_key"]: e["content"]["membership"] for e in _all_events(body["rooms"]["join"][hosted.room_id])
                if e["type"] == "m.room.member"}
     assert members == {hosted.admin: "join", alice.user_id: "join"}
+
+
+def test_leaving_a_room_created_here_asks_no_other_server(alice, remote_server):
+    server, remote = remote_server
+    room_id = alice.post(f"{API}/createRoom", {"preset": "public_chat"}).json_body["room_id"]
+    remote.join(room_id, remote.user("bob"))
+    assert alice.post(f"{API}/rooms/{room_id}/leave", {}).status_code == 200
+    assert room_stores.membership_of(room_id, alice.user_id)[0] == "leave"
+    assert not [r for r in server.requests if "make_leave" in r.path]

@@ -142,6 +142,7 @@ def test_transaction_limits_and_bad_bodies(remote, db):
 def test_edus_go_to_registered_handlers(alice, remote, joined):
     room_id, _, _ = joined
     seen = []
+    real_typing = edus.handler_for("m.typing")  # the typing app's: put back afterwards
     edus.register_edu_handler("org.example.test", lambda origin, content: seen.append((origin, content)))
     edus.register_edu_handler("m.typing", lambda origin, content: seen.append(("typing", content)))
     try:
@@ -162,6 +163,8 @@ def test_edus_go_to_registered_handlers(alice, remote, joined):
     finally:
         edus.unregister_edu_handler("org.example.test")
         edus.unregister_edu_handler("m.typing")
+        if real_typing is not None:
+            edus.register_edu_handler("m.typing", real_typing)
 
 
 def test_missing_prev_events_from_unreachable_origin_make_an_outlier(alice, remote, joined):

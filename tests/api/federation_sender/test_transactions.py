@@ -228,3 +228,17 @@ def test_sending_costs_a_bounded_number_of_queries(alice, remote, shared_room, m
     # About 14 per transaction, none per PDU.
     with django_assert_max_num_queries(32):
         assert delivery.send_pending(remote.name).transactions == 2
+
+
+def test_events_of_other_servers_are_not_relayed(alice, remote):
+    from tests.api.federation.remote import state_after_join
+
+    room_id = create_room(alice, preset="public_chat")
+    join, body = remote.fake.join(room_id, remote.fake.user("bob"))
+    msg = remote.fake.message(room_id, remote.fake.user("bob"), "from afar", after=join,
+                              state=state_after_join(body, join))
+    resp = remote.fake.send_transaction([msg])
+    assert resp.status_code == 200 and resp.json_body["pdus"] == {msg.event_id: {}}, resp.json_body
+    assert remote.transactions() == [] and not OutboundPdu.objects.exists()
+    mine = say(alice, room_id, "from here")
+    assert [event_id_of(p) for p in remote.pdus()] == [mine]

@@ -174,10 +174,34 @@ class EmailConfig:
     client_base_url: str = "https://matrix.to"
     # Not a Synapse key: how long a notification waits, unread, before it is emailed.
     notif_delay_ms: int = 600_000
+    # Whether users registered from now on get an email pusher for their verified addresses (Synapse's).
+    notif_for_new_users: bool = True
 
     @property
     def from_address(self) -> str | None:
         return self.notif_from.replace("%(app)s", self.app_name) if self.notif_from else None
+
+
+@dataclass(frozen=True)
+class RetentionPurgeJob:
+    """One `retention.purge_jobs` entry: rooms whose max_lifetime lies in [shortest, longest] are purged
+    every `interval`."""
+    shortest_max_lifetime_ms: int | None = None
+    longest_max_lifetime_ms: int | None = None
+    interval_ms: int = 86_400_000
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """`retention` (Synapse's keys): message retention policies (`m.room.retention` state and the
+    server's default), enforced by the `background` queue. Off unless `enabled`."""
+    enabled: bool = False
+    default_min_lifetime_ms: int | None = None
+    default_max_lifetime_ms: int | None = None
+    # A room's max_lifetime is clamped into [allowed_lifetime_min, allowed_lifetime_max].
+    allowed_lifetime_min_ms: int | None = None
+    allowed_lifetime_max_ms: int | None = None
+    purge_jobs: tuple[RetentionPurgeJob, ...] = (RetentionPurgeJob(),)
 
 
 @dataclass(frozen=True)
@@ -245,6 +269,13 @@ class HomeserverConfig:
     voip: VoipConfig = VoipConfig()
     # Reports of events, rooms and users per reporting user (apps.reports); hsproject's own key.
     rc_reports: RateLimit = RateLimit(0.05, 5)
+    # Background jobs (workers/background.py). Devices not seen for this long are deleted.
+    delete_stale_devices_after_ms: int | None = None
+    # MSC4140 delayed events: the longest delay a client may ask for; unset = the feature is off.
+    max_event_delay_duration_ms: int | None = None
+    # `stats.enabled`: room and user statistics kept by the background queue (admin's room list).
+    stats_enabled: bool = True
+    retention: RetentionConfig = RetentionConfig()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> "HomeserverConfig":
@@ -453,6 +484,7 @@ def _email(r: Reader) -> EmailConfig:
         app_name=em.str("app_name", "Matrix"),
         client_base_url=em.str("client_base_url", "https://matrix.to", pattern=r"https?://[^\s]+").rstrip("/"),
         notif_delay_ms=em.duration_ms("notif_delay", "10m"),
+        notif_for_new_users=em.bool("notif_for_new_users", True),
     )
     em.finish()
     if cfg.enable_notifs:
@@ -461,6 +493,47 @@ def _email(r: Reader) -> EmailConfig:
                 raise ConfigError(f"email.{key}", "is required when email.enable_notifs is true")
     if cfg.notif_from and "@" not in cfg.notif_from:
         raise ConfigError("email.notif_from", f"{cfg.notif_from!r} is not an email address")
+    return cfg
+
+
+def _purge_job(key: str, raw: Any) -> RetentionPurgeJob:
+    r = Reader(raw, key)
+    job = RetentionPurgeJob(shortest_max_lifetime_ms=r.duration_ms("shortest_max_lifetime", None),
+                            longest_max_lifetime_ms=r.duration_ms("longest_max_lifetime", None),
+                            interval_ms=r.duration_ms("interval", "1d"))
+    r.finish()
+    if job.interval_ms <= 0:
+        raise ConfigError(f"{key}.interval", "must be positive")
+    if (job.shortest_max_lifetime_ms is not None and job.longest_max_lifetime_ms is not None
+            and job.shortest_max_lifetime_ms > job.longest_max_lifetime_ms):
+        raise ConfigError(f"{key}.shortest_max_lifetime", "is longer than longest_max_lifetime")
+    return job
+
+
+def _retention(r: Reader) -> RetentionConfig:
+    rt = r.section("retention")
+    policy = rt.section("default_policy")
+    min_lifetime = policy.duration_ms("min_lifetime", None)
+    max_lifetime = policy.duration_ms("max_lifetime", None)
+    policy.finish()
+    raw_jobs = rt.raw_value("purge_jobs", None)
+    if raw_jobs is None:
+        jobs = (RetentionPurgeJob(),)
+    elif not isinstance(raw_jobs, list) or not raw_jobs:
+        raise ConfigError(rt.key("purge_jobs"), "must be a non-empty list of {interval, shortest_max_lifetime, "
+                                                "longest_max_lifetime} mappings")
+    else:
+        jobs = tuple(check_each(rt.key("purge_jobs"), raw_jobs, _purge_job))
+    cfg = RetentionConfig(enabled=rt.bool("enabled", False), default_min_lifetime_ms=min_lifetime,
+                          default_max_lifetime_ms=max_lifetime,
+                          allowed_lifetime_min_ms=rt.duration_ms("allowed_lifetime_min", None),
+                          allowed_lifetime_max_ms=rt.duration_ms("allowed_lifetime_max", None), purge_jobs=jobs)
+    rt.finish()
+    if (cfg.allowed_lifetime_min_ms is not None and cfg.allowed_lifetime_max_ms is not None
+            and cfg.allowed_lifetime_min_ms > cfg.allowed_lifetime_max_ms):
+        raise ConfigError("retention.allowed_lifetime_min", "is longer than allowed_lifetime_max")
+    if min_lifetime is not None and max_lifetime is not None and min_lifetime > max_lifetime:
+        raise ConfigError("retention.default_policy.min_lifetime", "is longer than max_lifetime")
     return cfg
 
 
@@ -575,6 +648,10 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
         turn_allow_guests=r.bool("turn_allow_guests", True),
     )
     rc_reports = _rate_limit(r, "rc_reports", 0.05, 5)
+    retention = _retention(r)
+    stats = r.section("stats")
+    stats_enabled = stats.bool("enabled", True)
+    stats.finish()
 
     cfg = HomeserverConfig(
         server_name=server_name,
@@ -636,6 +713,10 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
         email=email,
         voip=voip,
         rc_reports=rc_reports,
+        delete_stale_devices_after_ms=r.duration_ms("delete_stale_devices_after", None),
+        max_event_delay_duration_ms=r.duration_ms("max_event_delay_duration", None),
+        stats_enabled=stats_enabled,
+        retention=retention,
     )
     if cfg.registration_requires_token is False and cfg.enable_registration and not (
         cfg.enable_registration_without_verification

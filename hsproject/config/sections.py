@@ -174,8 +174,6 @@ class EmailConfig:
     client_base_url: str = "https://matrix.to"
     # Not a Synapse key: how long a notification waits, unread, before it is emailed.
     notif_delay_ms: int = 600_000
-    # Whether users registered from now on get an email pusher for their verified addresses (Synapse's).
-    notif_for_new_users: bool = True
 
     @property
     def from_address(self) -> str | None:
@@ -484,7 +482,6 @@ def _email(r: Reader) -> EmailConfig:
         app_name=em.str("app_name", "Matrix"),
         client_base_url=em.str("client_base_url", "https://matrix.to", pattern=r"https?://[^\s]+").rstrip("/"),
         notif_delay_ms=em.duration_ms("notif_delay", "10m"),
-        notif_for_new_users=em.bool("notif_for_new_users", True),
     )
     em.finish()
     if cfg.enable_notifs:

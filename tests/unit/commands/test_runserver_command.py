@@ -70,6 +70,10 @@ def test_embedded_runserver_starts_from_an_empty_data_directory(tmp_path):
                 time.sleep(0.2)
         # The address given as a bare port binds loopback, never all interfaces.
         assert f"http://127.0.0.1:{port}/" in log.read_text()
+        # No broker: the periodic jobs run in this process (workers.local_beat), started beside serving.
+        while "running the beat schedule in this process" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
         with sqlite3.connect(data / "homeserver.db") as db:
             applied = {row[0] for row in db.execute("SELECT app FROM django_migrations")}
         assert {"accounts", "auth", "sessions"} <= applied

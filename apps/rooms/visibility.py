@@ -92,6 +92,12 @@ def _joins_and_forgotten(user_id: str, room_ids: set[str]) -> tuple[dict[str, in
 def filter_events_for_user(user_id: str, events: Sequence[Event]) -> list[Event]:
     """The events of `events` that `user_id` may see, in the same order."""
     candidates = [e for e in events if not e.rejected and not e.internal.soft_failed]
+    # Message retention (apps.retention, Synapse's filter_events_for_client): a non-state event older than
+    # its room's effective max_lifetime is not served, even before the purge removes it. No query while
+    # retention is off; else one for all the events' rooms.
+    from apps.retention.handlers import drop_expired
+
+    candidates = drop_expired(candidates)
     if not candidates:
         return []
     groups = state_store.groups_for_events([e.event_id for e in candidates])

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from typing import Iterable
 
-from django.db.models import Q
-
+from apps.core import leases
 from apps.rooms.models import EventRow, RoomAlias, RoomMembership
 
 from .models import AppServiceRoomListing, AppServiceState
@@ -35,24 +34,18 @@ def get_state(appservice_id: str) -> AppServiceState | None:
 
 
 def take_lease(appservice_id: str, owner: str, lease_ms: int) -> bool:
-    """Become (or stay) the one sender for the service until now + lease_ms; False if another holds it.
-    One conditional UPDATE, so it is atomic on PostgreSQL and SQLite alike, and no lock is held while
-    the transaction is on the wire."""
-    now = now_ms()
-    return AppServiceState.objects.filter(
-        Q(lease_owner__isnull=True) | Q(lease_until_ms__isnull=True) | Q(lease_until_ms__lt=now) | Q(lease_owner=owner),
-        appservice_id=appservice_id,
-    ).update(lease_owner=owner, lease_until_ms=now + lease_ms) == 1
+    """Become (or stay) the one sender for the service until now + lease_ms; False if another holds it
+    (apps.core.leases: a killed worker's lease is free at once)."""
+    return leases.take(AppServiceState, {"appservice_id": appservice_id}, owner, lease_ms)
 
 
 def release_lease(appservice_id: str, owner: str) -> None:
-    AppServiceState.objects.filter(appservice_id=appservice_id, lease_owner=owner).update(
-        lease_owner=None, lease_until_ms=None)
+    leases.release(AppServiceState, {"appservice_id": appservice_id}, owner)
 
 
 def update_state(appservice_id: str, owner: str, **fields) -> bool:
     """Write `fields` only while `owner` holds the lease (a sender whose lease ran out changes nothing)."""
-    return AppServiceState.objects.filter(appservice_id=appservice_id, lease_owner=owner).update(**fields) == 1
+    return leases.update_if_held(AppServiceState, {"appservice_id": appservice_id}, owner, **fields)
 
 
 # --- events ------------------------------------------------------------------------------------------------

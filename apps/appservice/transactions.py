@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 
 from apps.core.ids import is_local_id
+from apps.core import leases
 from hsproject.config.appservices import AppServiceRegistration
 
 from . import client, ephemeral, registry, stores
@@ -127,7 +127,8 @@ def _has_pending(service: AppServiceRegistration, state) -> bool:
 
 
 def _deliver_under_lease(service: AppServiceRegistration) -> DeliveryResult:
-    owner = uuid.uuid4().hex
+    # One run's own name: two threads of a brokerless process must not both hold the service.
+    owner = leases.new_owner()
     if not stores.take_lease(service.id, owner, LEASE_MS):
         return DeliveryResult("busy")
     sent = events_sent = 0

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import uuid
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.conf import settings
+
+from apps.core import leases
 
 from . import stores
 
@@ -33,15 +33,8 @@ LEASE_MS = 120_000
 MAX_PDUS = 50
 MAX_EDUS = 100
 MAX_BACKOFF_MS = 6 * 3600 * 1000
-_owners: dict[int, str] = {}
-
-
 def _owner() -> str:
-    """This process's lease owner name, made after any fork (Celery's prefork children each have their own)."""
-    pid = os.getpid()
-    if pid not in _owners:
-        _owners[pid] = f"{socket.gethostname()}:{pid}:{uuid.uuid4().hex[:8]}"
-    return _owners[pid]
+    return leases.this_owner()
 
 
 @dataclass

@@ -6,10 +6,10 @@ import time
 from typing import Any, Iterable
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Value
+from django.db.models import Value
 from django.db.models.functions import StrIndex, Substr
 
-from apps.push_delivery.stores import owner_is_gone
+from apps.core import leases
 from apps.rooms.models import RoomMembership
 
 from .models import FederationDestination, OutboundEdu, OutboundPdu
@@ -91,20 +91,13 @@ def pending_counts(destination: str) -> tuple[int, int]:
 # --- destinations: lease, backoff, the transaction in flight -------------------------------------------
 
 def take_lease(destination: str, owner: str, lease_ms: int) -> bool:
-    """Become (or stay) the one sender to `destination` until now + lease_ms (one conditional UPDATE).
-    A lease of a process of this host that no longer exists is free."""
-    row, _ = FederationDestination.objects.get_or_create(destination=destination)
-    now = now_ms()
-    free = Q(lease_owner__isnull=True) | Q(lease_until_ms__lt=now) | Q(lease_owner=owner)
-    if row.lease_owner and row.lease_owner != owner and owner_is_gone(row.lease_owner):
-        free |= Q(lease_owner=row.lease_owner)
-    return FederationDestination.objects.filter(free, destination=destination).update(
-        lease_owner=owner, lease_until_ms=now + lease_ms) == 1
+    """Become (or stay) the one sender to `destination` until now + lease_ms (apps.core.leases)."""
+    FederationDestination.objects.get_or_create(destination=destination)
+    return leases.take(FederationDestination, {"destination": destination}, owner, lease_ms)
 
 
 def release_lease(destination: str, owner: str) -> None:
-    FederationDestination.objects.filter(destination=destination, lease_owner=owner).update(
-        lease_owner=None, lease_until_ms=None)
+    leases.release(FederationDestination, {"destination": destination}, owner)
 
 
 def state(destination: str) -> FederationDestination | None:
@@ -113,7 +106,7 @@ def state(destination: str) -> FederationDestination | None:
 
 def update_state(destination: str, owner: str, **fields) -> bool:
     """Change the destination's row only while `owner` holds its lease."""
-    return FederationDestination.objects.filter(destination=destination, lease_owner=owner).update(**fields) == 1
+    return leases.update_if_held(FederationDestination, {"destination": destination}, owner, **fields)
 
 
 def complete_transaction(destination: str, owner: str, pdu_rows: list[int], edu_rows: list[int]) -> bool:

@@ -18,10 +18,9 @@ lease outlives a killed worker only until it expires.
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
 from dataclasses import dataclass
+
+from apps.core import leases
 
 from . import gateway, stores
 
@@ -29,15 +28,8 @@ logger = logging.getLogger(__name__)
 
 LEASE_MS = 60_000
 BATCH = 50
-_owners: dict[int, str] = {}
-
-
 def _owner() -> str:
-    """This process's lease owner name, made after any fork (Celery's prefork children each have their own)."""
-    pid = os.getpid()
-    if pid not in _owners:
-        _owners[pid] = f"{socket.gethostname()}:{pid}:{uuid.uuid4().hex[:8]}"
-    return _owners[pid]
+    return leases.this_owner()
 
 
 @dataclass

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import time
 
-from django.db.models import Max, Q
+from django.db.models import Max
 
+from apps.core import leases
 from apps.push.models import EventPushAction, Pusher
 
 from .models import EmailRoomThrottle, PusherDeliveryState
@@ -19,38 +20,13 @@ def pusher(pusher_id: int) -> Pusher | None:
 
 
 def take_lease(pusher_id: int, owner: str, lease_ms: int) -> bool:
-    """Become (or stay) the one sender for the pusher until now + lease_ms (one conditional UPDATE). A
-    lease held by a process of this host that no longer exists (a worker killed mid-send) is free."""
-    row, _ = PusherDeliveryState.objects.get_or_create(pusher_id=pusher_id)
-    now = now_ms()
-    free = Q(lease_owner__isnull=True) | Q(lease_until_ms__lt=now) | Q(lease_owner=owner)
-    if row.lease_owner and row.lease_owner != owner and owner_is_gone(row.lease_owner):
-        free |= Q(lease_owner=row.lease_owner)
-    return PusherDeliveryState.objects.filter(free, pusher_id=pusher_id).update(
-        lease_owner=owner, lease_until_ms=now + lease_ms) == 1
-
-
-def owner_is_gone(owner: str) -> bool:
-    """`owner` is `host:pid:nonce`; only a process of this host can be known to be gone."""
-    import os
-    import socket
-
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    """Become (or stay) the one sender for the pusher until now + lease_ms (apps.core.leases)."""
+    PusherDeliveryState.objects.get_or_create(pusher_id=pusher_id)
+    return leases.take(PusherDeliveryState, {"pusher_id": pusher_id}, owner, lease_ms)
 
 
 def release_lease(pusher_id: int, owner: str) -> None:
-    PusherDeliveryState.objects.filter(pusher_id=pusher_id, lease_owner=owner).update(
-        lease_owner=None, lease_until_ms=None)
+    leases.release(PusherDeliveryState, {"pusher_id": pusher_id}, owner)
 
 
 def state(pusher_id: int) -> PusherDeliveryState | None:
@@ -58,12 +34,12 @@ def state(pusher_id: int) -> PusherDeliveryState | None:
 
 
 def update_state(pusher_id: int, owner: str, **fields) -> bool:
-    return PusherDeliveryState.objects.filter(pusher_id=pusher_id, lease_owner=owner).update(**fields) == 1
+    return leases.update_if_held(PusherDeliveryState, {"pusher_id": pusher_id}, owner, **fields)
 
 
 def advance(pusher_id: int, owner: str, position: int, *, success_ts: int) -> bool:
     """Record that everything up to `position` was pushed, only while `owner` still holds the lease."""
-    if not PusherDeliveryState.objects.filter(pusher_id=pusher_id, lease_owner=owner).exists():
+    if not leases.is_held(PusherDeliveryState, {"pusher_id": pusher_id}, owner):
         return False
     Pusher.objects.filter(pk=pusher_id, last_stream_ordering__lt=position).update(
         last_stream_ordering=position, last_success_ts=success_ts, failing_since_ts=None)

@@ -12,6 +12,7 @@ from django.http import HttpResponse
 from apps.accounts.auth import authenticate
 from apps.core.errors import Codes, MatrixError
 from apps.core.http import Endpoint, field, json_body
+from apps.delayed_events.views import DELAY_PARAM, schedule_delayed
 
 from . import handlers
 
@@ -55,6 +56,8 @@ class SendMessageView(Endpoint):
     def handle(self, request, room_id, event_type, txn_id, **kwargs):
         requester = authenticate(request)
         content = json_body(request)
+        if DELAY_PARAM in request.GET:  # MSC4140: scheduled, sent later (apps.delayed_events)
+            return schedule_delayed(request, requester, _room_id(room_id), event_type, content, txn_id=txn_id)
         return {"event_id": handlers.send_event(requester, _room_id(room_id), event_type, content, txn_id)}
 
 
@@ -77,6 +80,9 @@ class SetRoomStateWithKeyView(Endpoint):
     def handle(self, request, room_id, event_type, state_key=None, **kwargs):
         requester = authenticate(request)
         content = json_body(request)
+        if DELAY_PARAM in request.GET:  # MSC4140: scheduled, sent later (apps.delayed_events)
+            return schedule_delayed(request, requester, _room_id(room_id), event_type, content,
+                                    state_key=state_key or "")
         return {"event_id": handlers.set_state(requester, _room_id(room_id), event_type, state_key or "", content)}
 
 

@@ -1,12 +1,10 @@
-"""Database access of message retention: the recorded policies of retention events, the policies of
-rooms (through the rooms' current state), and the purge cutoff of a room."""
+"""Database access of message retention: the recorded policies of retention events, and the policies of
+rooms (through the rooms' current state)."""
 from __future__ import annotations
 
 from typing import Iterable
 
-from django.db.models import Max
-
-from apps.rooms.models import CurrentState, EventRow, Room
+from apps.rooms.models import CurrentState, Room
 
 from .models import RetentionRule
 from .policy import EVENT_TYPE, RetentionPolicy
@@ -43,10 +41,3 @@ def all_room_rules() -> dict[str, RetentionPolicy]:
 def all_room_ids() -> list[str]:
     return list(Room.objects.values_list("room_id", flat=True))
 
-
-def last_position_received_before(room_id: str, ts: int) -> int | None:
-    """The stream position of the room's last timeline event this server received before `ts` (its
-    own clock: a remote server's `origin_server_ts` cannot move a purge point), None: there is none."""
-    return (EventRow.objects.filter(room_id=room_id, received_ts__lt=ts, stream_ordering__isnull=False,
-                                    outlier=False)
-            .aggregate(m=Max("stream_ordering"))["m"])

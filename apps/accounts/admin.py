@@ -138,16 +138,21 @@ class UserAdmin(admin.ModelAdmin):
 
     @admin.action(description="Deactivate selected users")
     def deactivate_users(self, request, queryset):
-        from .lifecycle import deactivate_user
+        # Locked out at once; leaving their rooms (and the rest) is a background job each (apps.jobs),
+        # whose progress the Jobs page shows.
+        from apps.jobs.deactivation import deactivate_account
 
-        done = 0
+        jobs = []
         for user in queryset.filter(deactivated=False):
             if user.pk == request.user.pk:
                 self.message_user(request, "You cannot deactivate your own account here.", messages.WARNING)
                 continue
-            deactivate_user(user)
-            done += 1
-        self.message_user(request, f"Deactivated {done} user(s).", messages.SUCCESS)
+            jobs.append(deactivate_account(user))
+        if not jobs:
+            self.message_user(request, "Deactivated 0 user(s).", messages.SUCCESS)
+            return
+        self.message_user(request, f"Deactivated {len(jobs)} user(s); their rooms are left by background "
+                                   f"job(s) {', '.join(f'#{j.pk}' for j in jobs)} (see Jobs).", messages.SUCCESS)
 
     @admin.action(description="Reset password (shows a new random password once)")
     def reset_passwords(self, request, queryset):

@@ -2,6 +2,9 @@
 
 # GET  /_synapse/admin/v1/register    a nonce for shared-secret registration
 # POST /_synapse/admin/v1/register    register with the nonce and an HMAC of the shared secret
+# POST /_synapse/admin/v1/purge_history/{roomId}[/{eventId}]   purge a room's history (a job)
+# GET  /_synapse/admin/v1/purge_history_status/{purgeId}        how that purge is going
+# POST /_synapse/admin/v1/deactivate/{userId}                   deactivate an account (rooms left in a job)
 """
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from apps.accounts import registration
 from apps.core.errors import Codes, MatrixError
 from apps.core.http import Endpoint, json_body
 
-from . import handlers
+from . import handlers, jobs
+from .auth import require_server_admin
 
 _MAX_FIELD = 512
 
@@ -65,3 +69,27 @@ class SharedSecretRegister(Endpoint):
             username.lower(), password=password, admin=bool(admin), user_type=user_type, displayname=displayname,
             login=registration.LoginRequest(refreshable=refreshable))
         return registered.response()
+
+
+class PurgeHistory(Endpoint):
+    operation_id = "synapse_admin_purge_history"
+
+    def handle(self, request: HttpRequest, room_id: str, event_id: str | None = None, **kwargs):
+        require_server_admin(request)
+        return jobs.start_purge(room_id, event_id, json_body(request, required=False))
+
+
+class PurgeHistoryStatus(Endpoint):
+    operation_id = "synapse_admin_purge_history_status"
+
+    def handle(self, request: HttpRequest, purge_id: str, **kwargs):
+        require_server_admin(request)
+        return jobs.purge_status(purge_id)
+
+
+class DeactivateUser(Endpoint):
+    operation_id = "synapse_admin_deactivate_user"
+
+    def handle(self, request: HttpRequest, user_id: str, **kwargs):
+        require_server_admin(request)
+        return jobs.deactivate(user_id, json_body(request, required=False))

@@ -133,6 +133,10 @@ class SyncFilter:
     def lazy_load_members(self) -> bool:
         return bool(getattr(self.room.state, "lazy_load_members", False))
 
+    @property
+    def include_redundant_members(self) -> bool:
+        return bool(getattr(self.room.state, "include_redundant_members", False))
+
 
 def parse_filter(raw: Any) -> SyncFilter:
     """Validate a filter object; `M_BAD_JSON` (400) if it is not one."""

@@ -36,6 +36,7 @@ from apps.streams.tokens import StreamToken
 
 from . import stores
 from .filters import SyncFilter, only_fields, parse_filter
+from .lazy_members import SentMembers
 
 # Spec: client-server API, "Stripped state": the state a user sees of a room they are invited to.
 STRIPPED_STATE_TYPES = ("m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar",
@@ -285,21 +286,32 @@ def _room_state(ctx: _Ctx, room_id: str, timeline: list[Event], up_to: int, sinc
         start_state = {k: v for k, v in start_state.items() if before.get(k) != v}
     in_timeline = {e.event_id for e in timeline}
     wanted = {k: v for k, v in start_state.items() if v not in in_timeline}
+    sent_members = None
     if ctx.filter.lazy_load_members:
         senders = {e.sender for e in timeline} | {ctx.user_id}
         if since is not None:
-            # The member events of the timeline's senders, even unchanged since `since`: this server does
-            # not remember which members it already sent (include_redundant_members is always honoured).
+            # The member events of the timeline's senders, even unchanged since `since`, unless this
+            # device is known to hold them already (apps.sync.lazy_members).
             full = state_store.state_before_event(timeline[0].event_id) or {} if timeline else {}
             for s in senders:
                 eid = full.get(("m.room.member", s))
                 if eid is not None and eid not in in_timeline:
                     wanted[("m.room.member", s)] = eid
         wanted = {k: v for k, v in wanted.items() if k[0] != "m.room.member" or k[1] in senders}
+        if not ctx.filter.include_redundant_members and (timeline or since is None):
+            sent_members = SentMembers(ctx.user_id, ctx.requester.device_id, room_id, reset=since is None)
+            if since is not None:
+                wanted = {k: v for k, v in wanted.items()
+                          if k[0] != "m.room.member" or not sent_members.already_has(k[1], v, since)}
     events = room_stores.get_events(wanted.values())
     out = [events[eid] for eid in wanted.values() if eid in events]
     out = [e for e in out if _state_allows(ctx, e)]
     out.sort(key=lambda e: (e.internal.stream_ordering or 0, e.event_id))
+    if sent_members is not None:
+        for e in [*out, *timeline]:
+            if e.type == "m.room.member" and e.state_key is not None:
+                sent_members.record(e.state_key, e.event_id, ctx.up_to)
+        sent_members.save()
     return [ctx.serialize(e) for e in out]
 
 

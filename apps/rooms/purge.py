@@ -46,6 +46,7 @@ groups by ID, which a deleted group no longer is referenced by; so no process ne
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Callable, Optional
 
@@ -150,9 +151,15 @@ def _purge_batch(room_id: str, rows: list[tuple[str, str, str | None, int]]) -> 
     redactions = [eid for eid, etype, state_key, _ in rows if etype == "m.room.redaction" and state_key is None]
     delete = set(ids) - hide
     if redactions:
-        # A redaction stays (out of the timeline) while the event it redacted stays.
-        needed = set(EventRow.objects.filter(redacted_by__in=redactions).exclude(event_id__in=delete)
-                     .values_list("redacted_by", flat=True))
+        # A redaction stays (out of the timeline) while the event it redacted stays. The targets are read
+        # from the redactions (by primary key: `redacted_by` has no index).
+        targets = {}
+        for eid, raw in EventRow.objects.filter(event_id__in=redactions).values_list("event_id", "json"):
+            target = _redacts(raw)
+            if target is not None:
+                targets[target] = eid
+        needed = set(EventRow.objects.filter(event_id__in=list(targets), redacted_by__in=redactions)
+                     .exclude(event_id__in=delete).values_list("redacted_by", flat=True))
         hide |= needed
         delete -= needed
 
@@ -168,6 +175,17 @@ def _purge_batch(room_id: str, rows: list[tuple[str, str, str | None, int]]) -> 
         TxnId.objects.filter(room_id=room_id, event_id__in=gone).delete()
         EventRow.objects.filter(event_id__in=gone).delete()
     return len(delete), len(hide)
+
+
+def _redacts(raw_json: str) -> str | None:
+    """The event a stored redaction names: `redacts` at the top level before room v11, in content since."""
+    try:
+        pdu = json.loads(raw_json)
+    except ValueError:
+        return None
+    content = pdu.get("content")
+    target = pdu.get("redacts") or (content.get("redacts") if isinstance(content, dict) else None)
+    return target if isinstance(target, str) else None
 
 
 def _drop_derived_rows(room_id: str, ids: list[str], deleted: set[str]) -> None:

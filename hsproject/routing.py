@@ -26,7 +26,8 @@ from apps.core.raw_paths import restore
 from apps.core.http import Endpoint, as_response
 
 HTTP_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH")
-SERVES = ("client", "sync", "federation", "keys", "media", "admin", "replication", "health", "discovery")
+SERVES = ("client", "sync", "federation", "keys", "media", "admin", "replication", "health", "discovery",
+          "metrics")
 BALANCE = ("none", "user", "room", "ip", "origin")
 
 # The version alternatives of the seeds' regexes, non-capturing so that only named groups reach views.

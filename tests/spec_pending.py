@@ -51,6 +51,7 @@ EXTRA_OPERATIONS: set[str] = {
     "pusher_email_unsubscribe",  # GET/POST /_matrix/client/unstable/pushers/remove (notification emails' link)
     "synapse_password_policy",  # GET /_matrix/client/v3/password_policy (Synapse extension, MSC2000)
     "sendJoinV1",  # PUT /_matrix/federation/v1/send_join (deprecated; removed from the spec's OpenAPI)
+    "synapse_metrics",  # GET /_synapse/metrics (Prometheus, on a process's metrics listener; never proxied)
     "sendLeaveV1",  # PUT /_matrix/federation/v1/send_leave (deprecated; removed from the spec's OpenAPI)
     "msc4140_get_delayed_events",  # GET /_matrix/client/unstable/org.matrix.msc4140/delayed_events (MSC4140)
     "msc4140_update_delayed_event",  # POST .../org.matrix.msc4140/delayed_events/{delayId} (MSC4140)

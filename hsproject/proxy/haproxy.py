@@ -31,6 +31,8 @@ def render(plan: ProxyPlan, *, listen: str, max_body: int) -> str:
     bind {listen}
     # Internal replication endpoints are for the processes themselves, never for the outside.
     http-request deny deny_status 404 if {{ path_beg /_synapse/replication/ /_hs/replication/ }}
+    # Metrics are scraped from each process's metrics listener, never through the public proxy.
+    http-request deny deny_status 404 if {{ path /_synapse/metrics }}
     http-request deny deny_status 413 if {{ req.hdr_val(content-length) gt {max_body} }}
     http-request set-var(txn.hs_user) req.hdr(authorization),regsub(^Bearer\\ syt_,),field(1,_) if {{ req.hdr(authorization) -m found }}
     http-request set-var(txn.hs_user) url_param(access_token),regsub(^syt_,),field(1,_) unless {{ req.hdr(authorization) -m found }}

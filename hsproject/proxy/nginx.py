@@ -70,6 +70,11 @@ map $arg_since $hs_sync_pool {
         return 404;
     }}
 
+    # Metrics are scraped from each process's metrics listener, never through the public proxy.
+    location = /_synapse/metrics {{
+        return 404;
+    }}
+
     location / {{
         proxy_pass http://$hs_upstream;
         proxy_http_version 1.1;

@@ -20,7 +20,7 @@ main):
   that write it.
 
 A row is matched on method AND path (Synapse's method-blind regexes send some POSTs to the wrong
-place; the plan does not). Replication rows are never routed.
+place; the plan does not). Replication and metrics rows are never routed.
 """
 from __future__ import annotations
 
@@ -170,8 +170,8 @@ def build_plan(configs: list, routes) -> ProxyPlan:
 
 
 def _pool_for(route, writing: bool) -> str | None:
-    if route.serves == "replication":
-        return None
+    if route.serves in ("replication", "metrics"):
+        return None  # internal: scraped or called on the process's own listener, never through the proxy
     if writing and route.writes in SINGLE_WRITER_STREAMS:
         return f"hs_writer_{route.writes}"
     if writing and route.writes and route.writes != "events":

@@ -201,3 +201,31 @@ def test_a_sent_delayed_state_event_supersedes_others_and_messages_supersede_not
     state = alice.get(f"{API}/rooms/{room_id}/state/org.example.call/k?format=event").json_body
     assert state["content"] == {"by": "alice"} and state["sender"] == alice.user_id
     assert [e for e in timeline(alice, room_id) if e["type"] == "org.example.call"][-1]["sender"] == alice.user_id
+
+
+# --- the embedded default: the in-process loop sends at the due time --------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_the_in_process_loop_sends_when_due(monkeypatch):
+    """Tasks run in-process (no broker, no beat): the loop started by the scheduling sleeps until the due
+    time and sends; no sweep is called by the test."""
+    import time
+
+    from apps.delayed_events import wakeups
+    from tests.conftest import MatrixClient
+
+    monkeypatch.setattr(wakeups, "IN_PROCESS_THREAD", True)
+    alice = MatrixClient()
+    alice.register("alice")
+    room_id = create_room(alice)
+    try:
+        delay_id = schedule_message(alice, room_id, 200, "on its own").json_body["delay_id"]
+        assert wakeups.loop().running
+        deadline = time.monotonic() + 30
+        while "on its own" not in bodies(alice, room_id) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "on its own" in bodies(alice, room_id)
+        assert DelayedEvent.objects.get(delay_id=delay_id).status == DelayedEvent.SENT
+    finally:
+        wakeups.loop().stop()
+    assert not wakeups.loop().running

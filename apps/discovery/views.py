@@ -19,7 +19,14 @@ class GetVersionsView(Endpoint):
     operation_id = "getVersions"
 
     def handle(self, request, **kwargs):
-        return {"versions": SUPPORTED_VERSIONS, "unstable_features": {}}
+        return {"versions": SUPPORTED_VERSIONS, "unstable_features": unstable_features()}
+
+
+def unstable_features() -> dict[str, bool]:
+    """What clients look for before using an unstable API (Element Call: delayed events)."""
+    from django.conf import settings
+
+    return {"org.matrix.msc4140": settings.HS.max_event_delay_duration_ms is not None}
 
 
 class GetWellknownView(Endpoint):

@@ -208,10 +208,14 @@ def change_password(requester: Requester, new_password: str | None, logout_devic
                            password_hash=password_hash)
 
 
-def deactivate(requester: Requester) -> dict:
-    """POST /_matrix/client/v3/account/deactivate (UIA done by the view). No identity server binding is
-    ever made by this server, so there is nothing to unbind."""
-    lifecycle.deactivate_user(requester.user)
+def deactivate(requester: Requester, *, erase: bool = False) -> dict:
+    """POST /_matrix/client/v3/account/deactivate (UIA done by the view). The account is locked out at
+    once; leaving its rooms (and, with `erase`, forgetting its data) is a one-off job on the background
+    queue (apps.jobs.deactivation), as the admin API's deactivation. No identity server binding is ever
+    made by this server, so there is nothing to unbind."""
+    from apps.jobs.deactivation import deactivate_account
+
+    deactivate_account(requester.user, erase=erase)
     return {"id_server_unbind_result": "no-support"}
 
 

@@ -177,10 +177,10 @@ class DeactivateAccountView(Endpoint):
     def handle(self, request, **kwargs):
         requester = authenticate(request)
         body = json_body(request, required=False)
-        field(body, "erase", bool)
+        erase = field(body, "erase", bool)
         field(body, "id_server", str)
         _uia(request, body, requester, "deactivate your account")
-        return handlers.deactivate(requester)
+        return handlers.deactivate(requester, erase=bool(erase))
 
 
 # --- devices ---------------------------------------------------------------------------------------

@@ -57,6 +57,11 @@ def cancel(user_id: str, delay_id: str, now_ms: int, detail: str) -> bool:
                                                 detail=detail) == 1
 
 
+def cancel_all_of(user_id: str, now_ms: int, detail: str) -> int:
+    return DelayedEvent.objects.filter(user_id=user_id, status=DelayedEvent.SCHEDULED).update(
+        status=DelayedEvent.CANCELLED, finalised_ts=now_ms, detail=detail)
+
+
 def restart(user_id: str, delay_id: str, now_ms: int) -> int | None:
     """Restart the timer: due `delay` after now. Returns the new send_ts, None if there is no such pending row."""
     from django.db.models import F

@@ -37,8 +37,12 @@ _LEAVABLE = ("join", "invite", "knock")
 def deactivate_account(user: User, *, erase: bool = False) -> Job:
     """Lock the account out now and record the job that parts it from its rooms. A job already waiting
     or running for the same user and `erase` is returned rather than doubled."""
+    from apps.delayed_events import stores as delayed_events
+
     with transaction.atomic():
         lifecycle.deactivate_user(user)
+        # What the account scheduled must not be sent in its name once it is gone.
+        delayed_events.cancel_all_of(user.user_id, lifecycle.now_ms(), "account deactivated")
         for job in stores.active(DEACTIVATE_USER, user.user_id):
             if bool(job.params.get("erase")) == erase:
                 return job

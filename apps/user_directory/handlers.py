@@ -6,7 +6,9 @@ Who can be found: users joined to a room the searcher is joined to, and users jo
 join rule is `public` or whose history is `world_readable` (the minimum the spec requires); with
 `user_directory.search_all_users`, every active local user as well. Deactivated local users never.
 A user matches when every word of the term is found, case-insensitively, in their user ID or display
-name. Local users are shown with their profile, remote users with the profile of their member event.
+name. Local users are shown with their profile, remote users with the profile of their latest join event
+(the directory's tables, apps.user_directory_index, kept as events are persisted and rebuilt on demand
+by `background.rebuild_user_directory` / `manage.py rebuild_user_directory`).
 
 Ranking: an exact match of the display name or localpart first, then a match at the start of a word,
 then users with a display name, then with an avatar, then by user ID (`prefer_local_users` puts this
@@ -63,22 +65,16 @@ def search(requester, search_term: Any, limit: Any) -> dict[str, Any]:
     server = settings.HS.server_name
     longest = max(words, key=len)
 
-    rooms = stores.joined_rooms(requester.user_id) | stores.public_rooms()
-    found: dict[str, tuple[str | None, str | None]] = {}
-    for user_id, content in stores.matching_members(rooms, longest).items():
-        name, avatar = content.get("displayname"), content.get("avatar_url")
-        found[user_id] = (name if isinstance(name, str) else None, avatar if isinstance(avatar, str) else None)
     local_suffix = f":{server}"
-    local = {u[1:-len(local_suffix)]: u for u in found if u.endswith(local_suffix)}
+    found: dict[str, tuple[str | None, str | None]] = {
+        user_id: profile for user_id, profile in stores.matching_remote_users(requester.user_id, longest).items()
+        if not user_id.endswith(local_suffix)}
     # Local users: their own profile, and never a deactivated account.
-    for localpart, (name, avatar, deactivated) in stores.local_profiles(local).items():
-        if deactivated:
-            found.pop(local[localpart], None)
-        else:
-            found[local[localpart]] = (name, avatar)
+    for localpart, profile in stores.matching_visible_local_users(requester.user_id, longest).items():
+        found[f"@{localpart}{local_suffix}"] = profile
     if config.search_all_users:
-        for localpart, (name, avatar) in stores.matching_local_users(longest).items():
-            found[f"@{localpart}{local_suffix}"] = (name, avatar)
+        for localpart, profile in stores.matching_local_users(longest).items():
+            found[f"@{localpart}{local_suffix}"] = profile
 
     matched = [(u, n, a) for u, (n, a) in found.items() if _matches(words, u, n)]
     matched.sort(key=lambda r: _rank(words, r[0], r[1], r[2], r[0].endswith(local_suffix),

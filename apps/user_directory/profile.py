@@ -1,7 +1,8 @@
 """A local user's profile change, carried to the rooms they are in (client-server API, "Events on Change
 of Profile Information"): a new `m.room.member` event (membership `join` kept) with the new
 `displayname` / `avatar_url` in every room the user is joined to, one event per room, as Synapse does.
-The user directory reads member events and profiles, so it follows without work of its own.
+The user directory reads local users' profiles from their accounts, so it follows without work of its own
+(remote users' entries come from their join events: apps.user_directory_index).
 """
 from __future__ import annotations
 

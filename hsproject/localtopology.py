@@ -182,7 +182,7 @@ def build(directory: Path, *, base_port: int, database: dict, redis: dict, serve
         "stream_writers": {"events": [n for n in instances if n.startswith("persister")],
                            **{s: STREAM_WRITER for s in WRITER_STREAMS}},
         "worker_replication_secret": secret_file.read_text(),
-        "run_background_tasks_on": "main",
+        "run_background_tasks_on": "celery_background",
         # The media repository is the media worker's alone.
         "enable_media_repo": False,
         "media_instance_running_background_jobs": MEDIA_WORKER,

@@ -129,7 +129,8 @@ stream_writers: {{}}
 worker_replication_secret: {q(new_secret())}
 
 # Periodic and one-off jobs (token expiry, retention, media cleanup ...) are Celery tasks on the
-# `background` queue; this names the instance whose Celery beat schedules them.
+# `background` queue; this names the instance whose Celery beat schedules them (beat refuses to start
+# as any other instance; `main` is beat started with no worker file).
 run_background_tasks_on: main
 
 # Secret for `register_new_matrix_user`-style shared-secret registration (admin tools). Anyone

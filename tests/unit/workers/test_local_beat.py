@@ -100,3 +100,14 @@ def test_started_once_without_a_broker_on_the_background_instance(monkeypatch):
     finally:
         beat.stop()
     assert beat._thread is None
+
+
+def test_celery_beat_refuses_to_start_as_another_instance(monkeypatch):
+    from hsproject.celery import _beat_only_where_configured
+
+    monkeypatch.setattr("hsproject.instance.is_background_instance", lambda: False)
+    with pytest.raises(SystemExit) as exc:
+        _beat_only_where_configured(sender=None)
+    assert "run_background_tasks_on" in str(exc.value)
+    monkeypatch.setattr("hsproject.instance.is_background_instance", lambda: True)
+    _beat_only_where_configured(sender=None)

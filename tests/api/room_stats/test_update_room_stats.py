@@ -80,6 +80,20 @@ def test_counts_and_state_after_create_join_invite_leave_ban_and_renaming(alice,
         assert UserStats.objects.get(user_id=gone.user_id).joined_rooms == 0
 
 
+def test_remote_members_count_as_members_not_as_local_users(alice, bob):
+    from tests.api.federation.remote import FakeRemote
+
+    room_id = create_room(alice, preset="public_chat")
+    ok(bob.post(f"{API}/rooms/{room_id}/join"))
+    remote = FakeRemote("remote.test")
+    remote.join(room_id, remote.user("zed"))
+    run()
+    s = stats(room_id)
+    assert (s.joined_members, s.local_users_in_room) == (3, 2)
+    # Only local users have user statistics.
+    assert not UserStats.objects.filter(user_id=remote.user("zed")).exists()
+
+
 def test_room_type_and_federation_flag_of_the_create_event(alice):
     space = create_room(alice, creation_content={"type": "m.space", "m.federate": False})
     run()

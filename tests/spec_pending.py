@@ -46,6 +46,7 @@ EXTRA_OPERATIONS: set[str] = {
     "replication_persist_event",  # POST /_hs/replication/persist_event/{roomId} (internal, between processes)
     "replication_write_account_data",  # POST /_hs/replication/account_data/write (internal, between processes)
     "replication_write_receipt",  # POST /_hs/replication/receipts/write (internal, between processes)
+    "replication_delete_stale_devices",  # POST /_hs/replication/accounts/delete_stale_devices (internal)
     "synapse_admin_register_nonce",  # GET /_synapse/admin/v1/register (shared-secret registration nonce)
     "synapse_admin_register",  # POST /_synapse/admin/v1/register (shared-secret registration)
     "pusher_email_unsubscribe",  # GET/POST /_matrix/client/unstable/pushers/remove (notification emails' link)
@@ -55,4 +56,7 @@ EXTRA_OPERATIONS: set[str] = {
     "sendLeaveV1",  # PUT /_matrix/federation/v1/send_leave (deprecated; removed from the spec's OpenAPI)
     "msc4140_get_delayed_events",  # GET /_matrix/client/unstable/org.matrix.msc4140/delayed_events (MSC4140)
     "msc4140_update_delayed_event",  # POST .../org.matrix.msc4140/delayed_events/{delayId} (MSC4140)
+    "synapse_admin_purge_history",  # POST /_synapse/admin/v1/purge_history/{roomId}[/{eventId}] (a job)
+    "synapse_admin_purge_history_status",  # GET /_synapse/admin/v1/purge_history_status/{purgeId}
+    "synapse_admin_deactivate_user",  # POST /_synapse/admin/v1/deactivate/{userId} (rooms left in a job)
 }

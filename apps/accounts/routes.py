@@ -38,3 +38,11 @@ ROUTES += [
     Route(f"^/_matrix/client/{CLIENT_ALL}/profile/(?P<user_id>[^/]+)/(?P<key_name>[^/]+)$",
           GET=views.GetProfileFieldView, PUT=views.SetProfileFieldView, DELETE=views.DeleteProfileFieldView),
 ]
+
+# internal: the device_lists writer's side of the stale-device job (apps.accounts.housekeeping)
+from . import views_replication  # noqa: E402  (appended block)
+
+ROUTES += [
+    Route("^/_hs/replication/accounts/delete_stale_devices$", POST=views_replication.DeleteStaleDevicesView,
+          serves="replication", writes=DEVICES),
+]

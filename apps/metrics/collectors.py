@@ -123,7 +123,7 @@ class StreamCollector(Collector):
                                       "has every row (the minimum over the stream's writers).", labels=["stream"])
         # Only a state this process already runs: a scrape must not start replication (it reads the
         # database and subscribes to Redis).
-        state = getattr(replication, "_state", None)
+        state = replication.running_state()
         if state is not None:
             for stream, upto in sorted(state.current_positions().items()):
                 persisted.add_metric([stream], upto)

@@ -442,6 +442,12 @@ def get_state() -> ReplicationState:
         return _state
 
 
+def running_state() -> ReplicationState | None:
+    """This process's replication state if it has started one, without starting it (for observers such as
+    the metrics endpoint, which must not subscribe to Redis or read the database by looking)."""
+    return _state
+
+
 def start_at_process_start() -> None:
     """Scaled mode: join replication when the process starts, not at its first request. An idle writer
     of a multi-writer stream must hear the others and advance with them, or every reader's

@@ -12,7 +12,9 @@ not, so a stream of requests signed with made-up key ids cannot make us hammer a
 Every response must be for the server asked about, self-signed by one of its own `verify_keys`, and
 not expired (`valid_until_ts` in the past is refused). The cached validity is capped at 7 days after
 the fetch. Keys in `old_verify_keys` are cached with their `expired_ts`; they verify events signed
-before that time (`key_lookup`), never requests (`verify_key_bytes`).
+before that time (`key_lookup`), never requests (`verify_key_bytes`); as the server retired them for
+good, a cached old key is used as it is, without asking the server again. Our own keys are the one we
+sign with and our `old_signing_keys` (the same rule: events signed before `expired_ts`).
 
 The latest verified response of each server is kept as signed (`RemoteKeyResponse`) for our notary
 endpoint, which serves it with our signature added (`notary_response`).
@@ -45,8 +47,6 @@ from .models import RemoteKeyResponse, RemoteServerKey
 logger = logging.getLogger(__name__)
 
 MAX_VALIDITY_MS = 7 * 24 * 3600 * 1000
-# How long our own key is valid for, as published (apps.federation.views.KEY_VALIDITY_MS).
-OWN_KEY_VALIDITY_MS = 24 * 3600 * 1000
 REFETCH_INTERVAL_S = 30
 
 
@@ -219,8 +219,10 @@ def _refetch_allowed(server_name: str) -> bool:
     return cache.add(f"hs:federation:keyfetch:{server_name}", 1, REFETCH_INTERVAL_S)
 
 
-def refresh(server_name: str, key_ids: Iterable[str] = (), minimum_valid_until_ts: int | None = None) -> bool:
-    """Fetches keys of `server_name` (notaries, then the server); True if something was cached."""
+def refresh(server_name: str, key_ids: Iterable[str] = (), minimum_valid_until_ts: int | None = None, *,
+            allow_old: bool = False) -> bool:
+    """Fetches keys of `server_name` (notaries, then the server); True if something was cached. A
+    notary's answer is enough when it holds every key asked for (an old key too, with `allow_old`)."""
     key_ids = list(key_ids)
     ok = False
     for notary in getattr(settings.HS, "trusted_key_servers", ()) or ():
@@ -232,7 +234,7 @@ def refresh(server_name: str, key_ids: Iterable[str] = (), minimum_valid_until_t
             logger.info("Key fetch of %s through %s failed: %s", server_name, notary.server_name, e)
             continue
         ok = ok or bool(keys)
-        if all(k in keys and not keys[k].is_old for k in key_ids) and key_ids:
+        if key_ids and all(k in keys and (allow_old or not keys[k].is_old) for k in key_ids):
             return True
     try:
         fetch_direct(server_name)
@@ -246,10 +248,16 @@ def refresh(server_name: str, key_ids: Iterable[str] = (), minimum_valid_until_t
 
 
 def _own_key(key_id: str) -> KeyInfo | None:
+    """Our signing key (valid as long as we publish it), or one of our `old_signing_keys` (valid until
+    its `expired_ts`, for events only: what we signed before a rotation, coming back over federation)."""
     key = signing.signing_key()
-    if signing.key_id(key) != key_id:
-        return None
-    return KeyInfo(bytes(public_key_of(key)), now_ms() + OWN_KEY_VALIDITY_MS)
+    if signing.key_id(key) == key_id:
+        return KeyInfo(bytes(public_key_of(key)), signing.valid_until_ts(now_ms()))
+    for old in settings.HS.old_signing_keys:
+        raw = _decode_key(old.key) if old.key_id == key_id else None
+        if raw is not None:
+            return KeyInfo(raw, old.expired_ts, is_old=True)
+    return None
 
 
 def cached_key(server_name: str, key_id: str) -> KeyInfo | None:
@@ -262,19 +270,26 @@ def cached_key(server_name: str, key_id: str) -> KeyInfo | None:
 
 def get_verify_key(server_name: str, key_id: str, minimum_valid_until_ts: int | None = None, *,
                    allow_old: bool = False) -> KeyInfo | None:
-    """The key valid until at least `minimum_valid_until_ts` (default now), fetching if needed."""
+    """The key valid until at least `minimum_valid_until_ts` (default now), fetching if needed.
+
+    With `allow_old`, a key the server lists in `old_verify_keys` is returned as cached whatever its
+    `expired_ts`: the server retired it for good, so asking again cannot make it valid for longer, and
+    the caller compares the expiry with when the signature was made."""
     if server_name == settings.HS.server_name:
-        return _own_key(key_id)
+        info = _own_key(key_id)
+        return info if info is not None and (allow_old or not info.is_old) else None
     min_valid = minimum_valid_until_ts if minimum_valid_until_ts is not None else now_ms()
 
     def usable(info: KeyInfo | None) -> bool:
-        return info is not None and (allow_old or not info.is_old) and info.valid_until_ts >= min_valid
+        if info is None or (info.is_old and not allow_old):
+            return False
+        return info.is_old or info.valid_until_ts >= min_valid
 
     info = cached_key(server_name, key_id)
     if usable(info):
         return info
     if _refetch_allowed(server_name):
-        refresh(server_name, [key_id], min_valid)
+        refresh(server_name, [key_id], min_valid, allow_old=allow_old)
         info = cached_key(server_name, key_id)
         if usable(info):
             return info

@@ -9,6 +9,10 @@ Generation is race-free across processes: a new key is written to a private temp
 hard-linked into place, so when several processes start at once exactly one key wins and the others
 read it.
 
+Keys the server signed with before are not kept here: their public halves are configured in
+`old_signing_keys` and published as `old_verify_keys` (`manage.py generate_signing_key --rotate`
+writes a new key and prints the entry for the previous one).
+
 Spec: server-server API, "Retrieving server keys"; appendices, "Signing JSON".
 """
 from __future__ import annotations
@@ -120,6 +124,19 @@ def verify_keys() -> dict[str, dict[str, str]]:
     """`verify_keys` as published in the server's key response."""
     key = signing_key()
     return {key_id(key): {"key": encode_verify_key_base64(get_verify_key(key))}}
+
+
+def old_verify_keys() -> dict[str, dict[str, Any]]:
+    """`old_verify_keys` as published: the configured `old_signing_keys`, except one that has the id of
+    the key we sign with (a key id names one key; it cannot be both current and retired)."""
+    current = signing_key_id()
+    return {old.key_id: {"key": old.key, "expired_ts": old.expired_ts}
+            for old in settings.HS.old_signing_keys if old.key_id != current}
+
+
+def valid_until_ts(now_ms: int) -> int:
+    """The `valid_until_ts` of our key response: how long others may cache it (`key_refresh_interval`)."""
+    return now_ms + settings.HS.key_refresh_interval_ms
 
 
 def sign(obj: dict[str, Any]) -> dict[str, Any]:

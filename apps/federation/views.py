@@ -17,11 +17,6 @@ from . import discovery, keyring, signing
 # The implementation reported by GET /_matrix/federation/v1/version.
 IMPLEMENTATION_NAME = "hsproject"
 
-# How long other servers may cache our key response (Synapse's `key_refresh_interval`, default 1 day).
-# Spec: originating servers should avoid responses that expire in less than an hour.
-KEY_VALIDITY_MS = 24 * 60 * 60 * 1000
-
-
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -31,9 +26,10 @@ def server_keys_response() -> dict:
     body = {
         "server_name": settings.HS.server_name,
         "verify_keys": signing.verify_keys(),
-        # Keys we used to sign with; none yet, as key rotation is not supported.
-        "old_verify_keys": {},
-        "valid_until_ts": now_ms() + KEY_VALIDITY_MS,
+        # Keys we used to sign with (`old_signing_keys`): they verify events signed before `expired_ts`.
+        "old_verify_keys": signing.old_verify_keys(),
+        # How long it may be cached: `key_refresh_interval` (Synapse's key, default 1 day).
+        "valid_until_ts": signing.valid_until_ts(now_ms()),
     }
     return signing.sign(body)
 

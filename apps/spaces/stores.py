@@ -1,5 +1,6 @@
 """Reads of the spaces endpoints: what a summary of a local room is made of, from its current
-state and memberships, for a batch of rooms at once (a space's children)."""
+state and memberships, for a batch of rooms at once (a space's children); which of a batch of rooms
+this server (or another server) is in."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from apps.rooms.models import CurrentState, Room, RoomMembership
 
 SUMMARY_TYPES = ("m.room.create", "m.room.join_rules", "m.room.history_visibility", "m.room.name",
                  "m.room.topic", "m.room.avatar", "m.room.canonical_alias", "m.room.guest_access",
-                 "m.room.encryption", "m.space.child")
+                 "m.room.encryption", "m.space.child", "m.room.server_acl")
 
 
 @dataclass
@@ -64,3 +65,28 @@ def room_info(room_id: str, user_id: str | None = None) -> RoomInfo | None:
 
 def joined_any(user_id: str, room_ids: list[str]) -> bool:
     return RoomMembership.objects.filter(user_id=user_id, room_id__in=room_ids, membership="join").exists()
+
+
+def rooms_with_members_of(server_name: str, room_ids: Iterable[str],
+                          memberships: tuple[str, ...] = ("join",)) -> set[str]:
+    """The rooms of `room_ids` where a user of `server_name` has one of `memberships`, in one query."""
+    ids = list(dict.fromkeys(room_ids))
+    if not ids:
+        return set()
+    return set(RoomMembership.objects.filter(room_id__in=ids, membership__in=list(memberships),
+                                             user_id__endswith=":" + server_name)
+               .values_list("room_id", flat=True).distinct())
+
+
+def server_joined_any(server_name: str, room_ids: list[str]) -> bool:
+    return bool(room_ids) and RoomMembership.objects.filter(
+        room_id__in=room_ids, membership="join", user_id__endswith=":" + server_name).exists()
+
+
+def memberships_of(user_id: str, room_ids: Iterable[str]) -> dict[str, str]:
+    """`user_id`'s membership of each of `room_ids` it has one in (forgotten ones count as none)."""
+    ids = list(dict.fromkeys(room_ids))
+    if not ids:
+        return {}
+    return dict(RoomMembership.objects.filter(room_id__in=ids, user_id=user_id, forgotten=False)
+                .values_list("room_id", "membership"))

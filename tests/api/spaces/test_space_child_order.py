@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from apps.rooms.events import Event
 from apps.rooms.room_versions import get_room_version
-from apps.spaces.handlers import ordered_children
-from apps.spaces.stores import RoomInfo
+from apps.spaces.handlers import child_state, ordered_children
 
 
 def _child(room_id: str, ts: int, **content) -> Event:
@@ -15,9 +14,8 @@ def _child(room_id: str, ts: int, **content) -> Event:
 
 
 def _order(*events: Event, suggested_only: bool = False) -> list[str]:
-    info = RoomInfo(room_id="!s:example.org", room_version="10",
-                    state={(e.type, e.state_key): e for e in events})
-    return [e.state_key for e in ordered_children(info, suggested_only=suggested_only)]
+    children = [child_state(e) for e in events]
+    return [c["state_key"] for c in ordered_children(children, suggested_only=suggested_only)]
 
 
 def test_spec_example():

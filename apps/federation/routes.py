@@ -5,7 +5,7 @@
 """
 from hsproject.routing import Route
 
-from . import views
+from . import views, views_query
 from . import views_rooms as vr
 
 ROUTES = [
@@ -57,4 +57,9 @@ ROUTES += [
     Route(f"{_FED}/v1/3pid/onbind$", PUT=vr.OnBindThirdPartyIdentifierView, serves="federation"),
     Route(f"{_FED}/v1/send/(?P<txn_id>[^/]+)$", PUT=vr.SendTransactionView, serves="federation",
           writes="events", balance="origin"),
+]
+
+# The generic query (queryInfo): after the rows of the known query types above, which match first.
+ROUTES += [
+    Route(f"{_FED}/v1/query/(?P<query_type>[^/]+)$", GET=views_query.QueryInfoView, serves="federation"),
 ]

@@ -8,6 +8,7 @@ from apps.core.errors import Codes, MatrixError
 from apps.core.http import Endpoint
 
 from .room_versions import KNOWN_ROOM_VERSIONS
+from .support import support_document
 
 # Only versions whose required endpoints this server really serves.
 SUPPORTED_VERSIONS = ["v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"]
@@ -40,6 +41,21 @@ class GetWellknownView(Endpoint):
 
     def handle(self, request, **kwargs):
         return {"m.homeserver": {"base_url": settings.HS.public_baseurl}}
+
+
+class GetWellknownSupportView(Endpoint):
+    """GET /.well-known/matrix/support
+
+    Who runs this server and where users get help (spec: support.yaml), from `admin_contact` and
+    `support_page` (see support.py); 404 M_NOT_FOUND when neither is configured."""
+
+    operation_id = "getWellknownSupport"
+
+    def handle(self, request, **kwargs):
+        doc = support_document()
+        if doc is None:
+            raise MatrixError(Codes.NOT_FOUND, "No support information is configured", 404)
+        return doc
 
 
 def split_server_name(server_name: str) -> tuple[str, int | None]:

@@ -17,12 +17,15 @@ API, "Joining Rooms"; client-server API, joinRoom / joinRoomById):
 A server that cannot be reached, or refuses, is followed by the next candidate. When all fail the
 client gets the most telling refusal (M_FORBIDDEN, M_INCOMPATIBLE_ROOM_VERSION, ...) a server sent,
 else 502 M_UNKNOWN.
+
+Knocking (apps.federation.remote_knock) is the same handshake with other endpoints and shares its
+parts: `candidate_servers`, `member_from_template` and `through_candidates`.
 """
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Callable, TypeVar
 from urllib.parse import quote
 
 from django.conf import settings
@@ -41,6 +44,7 @@ from . import stores as fed_stores
 from .transactions import _parse, _store_outliers
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CREATE_KEY = ("m.room.create", "")
 # Refusals worth passing on to the client, most telling first.
@@ -82,33 +86,41 @@ def candidate_servers(room_id: str, user_id: str, hints: list[str] = ()) -> list
 
 
 def wants_remote_join(room_id: str, user_id: str, hints: list[str] = ()) -> bool:
-    """Whether POST /join must go over federation: this server is not in the room and knows whom to ask."""
+    """Whether POST /join (or /knock) must go over federation: this server is not in the room and knows
+    whom to ask."""
     return not is_resident(room_id) and bool(candidate_servers(room_id, user_id, hints))
 
 
 # --- the handshake -------------------------------------------------------------------------------------
 
-def _join_from_template(made: Any, room_id: str, user_id: str, profile: dict) -> Event:
+def member_from_template(made: Any, room_id: str, user_id: str, membership: str, content: dict,
+                         keep: tuple[str, ...] = ()) -> Event:
+    """Our member event from the template of a make_join / make_knock / make_leave answer: checked
+    (spec: the room, sender, state_key, type and membership must be the ones asked for, else the answer
+    is malformed and the next server is tried), completed with `content` (plus the template's `keep`
+    fields), timestamped and signed by this server."""
+    name = f"make_{membership}"
     if not isinstance(made, dict):
-        raise _Refused("make_join answered no object")
+        raise _Refused(f"{name} answered no object")
     rv_id = made.get("room_version", "1")  # spec: absent means version 1
     if rv_id not in KNOWN_ROOM_VERSIONS:
-        raise _Refused(f"make_join names room version {rv_id!r}, which this server does not support")
+        raise _Refused(f"{name} names room version {rv_id!r}, which this server does not support")
     rv = get_room_version(rv_id)
     template = made.get("event")
     if not isinstance(template, dict):
-        raise _Refused("make_join answered no event template")
+        raise _Refused(f"{name} answered no event template")
     expected = {"type": "m.room.member", "room_id": room_id, "sender": user_id, "state_key": user_id}
     for key, value in expected.items():
         if template.get(key) != value:
-            raise _Refused(f"make_join template has the wrong {key}")
-    content = template.get("content")
-    if not isinstance(content, dict) or content.get("membership") != "join":
-        raise _Refused("make_join template is not a join")
+            raise _Refused(f"{name} template has the wrong {key}")
+    template_content = template.get("content")
+    if not isinstance(template_content, dict) or template_content.get("membership") != membership:
+        raise _Refused(f"{name} template is not a {membership}")
     pdu = {k: v for k, v in template.items() if k not in ("signatures", "hashes", "unsigned", "event_id")}
-    new_content: dict[str, Any] = {**profile, "membership": "join"}
-    if isinstance(content.get(AUTHORISING_USER), str):
-        new_content[AUTHORISING_USER] = content[AUTHORISING_USER]
+    new_content: dict[str, Any] = {**content, "membership": membership}
+    for key in keep:
+        if isinstance(template_content.get(key), str):
+            new_content[key] = template_content[key]
     pdu["content"] = new_content
     pdu["origin_server_ts"] = int(time.time() * 1000)
     pdu["origin"] = settings.HS.server_name
@@ -172,15 +184,15 @@ def _attempt(destination: str, room_id: str, user_id: str, profile: dict) -> Non
     path_ids = f"{_q(room_id)}/{_q(user_id)}"
     made = client.get_json(destination, f"/_matrix/federation/v1/make_join/{path_ids}",
                            query={"ver": list(KNOWN_ROOM_VERSIONS)})
-    join = _join_from_template(made, room_id, user_id, profile)
+    join = member_from_template(made, room_id, user_id, "join", profile, keep=(AUTHORISING_USER,))
     data = client.put_json(destination, f"/_matrix/federation/v2/send_join/{_q(room_id)}/{_q(join.event_id)}",
                            join.get_pdu_json())
     _persist_join(destination, data, join)
 
 
-def _best_error(errors: list[client.FederationError | MatrixError]) -> MatrixError:
+def _best_error(errors: list[client.FederationError | MatrixError], action: str) -> MatrixError:
     refusals = [e for e in errors if isinstance(e, MatrixError)]
-    refusals += [queries.as_matrix_error(e, "Join") for e in errors if isinstance(e, client.FederationError)
+    refusals += [_refusal(e, action) for e in errors if isinstance(e, client.FederationError)
                  and e.errcode and e.status is not None and 400 <= e.status < 500]
     for code in _TELLING:
         for e in refusals:
@@ -188,7 +200,40 @@ def _best_error(errors: list[client.FederationError | MatrixError]) -> MatrixErr
                 return e
     if refusals:
         return refusals[0]
-    return MatrixError(Codes.UNKNOWN, "No server in the room could be reached to join it", 502)
+    return MatrixError(Codes.UNKNOWN, f"No server in the room could be reached to {action} it", 502)
+
+
+def _refusal(e: client.FederationError, action: str) -> MatrixError:
+    if e.status == 404:
+        return MatrixError(Codes.NOT_FOUND, f"{e.destination} does not know the room", 404)
+    return queries.as_matrix_error(e, f"{action.capitalize()} the room")
+
+
+def through_candidates(action: str, room_id: str, candidates: list[str], attempt: Callable[[str], T]) -> T:
+    """`attempt(destination)` with each candidate server in turn, until one succeeds; then its result.
+    A server that cannot be reached, refuses, or answers something unusable is followed by the next;
+    when all fail, the client gets the most telling refusal (see `_best_error`). `action` ("join",
+    "knock on") names the handshake in logs and errors."""
+    if not candidates:
+        raise MatrixError(Codes.NOT_FOUND, f"No known servers to {action} the room through", 404)
+    errors: list[client.FederationError | MatrixError] = []
+    for destination in candidates:
+        try:
+            return attempt(destination)
+        except client.FederationError as e:
+            logger.info("%s %s through %s failed: %s", action, room_id, destination, e)
+            errors.append(e)
+        except _Refused as e:
+            logger.info("%s %s through %s: unusable answer: %s", action, room_id, destination, e)
+            errors.append(MatrixError(Codes.UNKNOWN, f"{destination}: {e}", 502))
+        except MatrixError as e:
+            logger.info("%s %s through %s refused: %s", action, room_id, destination, e.error)
+            errors.append(e)
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            # Malformed events in an answer that passed the shape checks: that server's answer is unusable.
+            logger.warning("%s %s through %s: malformed answer (%r)", action, room_id, destination, e)
+            errors.append(MatrixError(Codes.UNKNOWN, f"{destination} answered malformed events", 502))
+    raise _best_error(errors, action)
 
 
 def resolve_remote_alias(alias: str) -> dict[str, Any]:
@@ -206,24 +251,6 @@ def join_remote(user_id: str, room_id_or_alias: str, hints: list[str] = (), prof
     else:
         room_id = room_id_or_alias
     candidates = candidate_servers(room_id, user_id, hints)
-    if not candidates:
-        raise MatrixError(Codes.NOT_FOUND, "No known servers to join the room through", 404)
-    errors: list[client.FederationError | MatrixError] = []
-    for destination in candidates:
-        try:
-            _attempt(destination, room_id, user_id, profile or {})
-            return room_id
-        except client.FederationError as e:
-            logger.info("Joining %s through %s failed: %s", room_id, destination, e)
-            errors.append(e)
-        except _Refused as e:
-            logger.info("Joining %s through %s: unusable answer: %s", room_id, destination, e)
-            errors.append(MatrixError(Codes.UNKNOWN, f"{destination}: {e}", 502))
-        except MatrixError as e:
-            logger.info("Joining %s through %s refused: %s", room_id, destination, e.error)
-            errors.append(e)
-        except (ValueError, TypeError, KeyError, AttributeError) as e:
-            # Malformed events in an answer that passed the shape checks: that server's answer is unusable.
-            logger.warning("Joining %s through %s: malformed answer (%r)", room_id, destination, e)
-            errors.append(MatrixError(Codes.UNKNOWN, f"{destination} answered malformed events", 502))
-    raise _best_error(errors)
+    through_candidates("join", room_id, candidates,
+                       lambda destination: _attempt(destination, room_id, user_id, profile or {}))
+    return room_id

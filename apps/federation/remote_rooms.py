@@ -13,6 +13,14 @@ When the inviting server cannot be reached or refuses, the invite is rejected lo
 signed by us, following the invite, is stored the same way and sent nowhere. The user is rid of the
 invite; the inviting room still lists them as invited (what Synapse does too).
 
+    rescind_knock(user_id, room_id, reason)    POST /rooms/{roomId}/leave on a knock made over federation
+                                                (apps.federation.remote_knock; spec: "Knocking upon a
+                                                room": knocks are retracted as invites are rejected)
+
+The same handshake, through a server in the room when we knocked: those of the users who set the room
+state the knock was answered with (`knock_room_state`), then the room ID's server. When none answers,
+the knock is rescinded locally only, as an invite is rejected.
+
     leave_through_resident(user_id, room_id, reason)   POST /rooms/{roomId}/leave by the last user of
                                                        this server in a room joined over federation
 
@@ -58,7 +66,9 @@ def _v1_event_id() -> str:
     return f"${secrets.token_hex(9)}:{settings.HS.server_name}"
 
 
-def _store(event: Event) -> None:
+def store_out_of_band(event: Event) -> None:
+    """Stores a membership of a room this server is not in (an invite, a knock, their leave): an outlier
+    with a stream position, which the user's /sync shows."""
     event.internal.outlier = True
     event.internal.out_of_band_membership = True
     with transaction.atomic():
@@ -98,6 +108,7 @@ def _remote_reject(destination: str, room_id: str, user_id: str, rv_id: str, rea
 
 
 def _local_leave(invite: Event, reason: str | None) -> Event:
+    """A leave following `invite` (or a knock), signed by us, for a membership no other server confirmed."""
     rv = invite.room_version
     pdu: dict[str, Any] = {
         "type": "m.room.member", "room_id": invite.room_id, "sender": invite.state_key,
@@ -125,7 +136,37 @@ def reject_invite(user_id: str, room_id: str, reason: str | None = None) -> str:
         logger.info("Rejecting the invite of %s to %s through %s failed (%s): rejecting it locally",
                     user_id, room_id, destination, e)
         event = _local_leave(invite, reason)
-    _store(event)
+    store_out_of_band(event)
+    return event.event_id
+
+
+def _knock_servers(knock: Event) -> list[str]:
+    """Servers to rescind a knock through: those of the senders of the `knock_room_state` we were
+    answered with (in the room then), then the room ID's server (v1-v11 IDs name one)."""
+    state = knock.unsigned.get("knock_room_state")
+    servers = [server_name_of(s["sender"]) for s in (state if isinstance(state, list) else ())
+               if isinstance(s, dict) and isinstance(s.get("sender"), str)]
+    servers.append(server_name_of(knock.room_id))
+    me = settings.HS.server_name
+    return [s for s in dict.fromkeys(servers) if s and s != me]
+
+
+def rescind_knock(user_id: str, room_id: str, reason: str | None = None) -> str:
+    """Rescinds the knock of `user_id` on a room this server is not in; the leave event's ID."""
+    current = room_stores.membership_of(room_id, user_id)
+    knock = room_stores.get_event(current[1]) if current is not None and current[0] == "knock" else None
+    if knock is None:
+        raise MatrixError(Codes.FORBIDDEN, "You have not knocked on this room", 403)
+    for destination in _knock_servers(knock):
+        try:
+            event = _remote_reject(destination, room_id, user_id, knock.room_version.identifier, reason)
+            break
+        except (client.FederationError, ValueError, MatrixError) as e:
+            logger.info("Rescinding the knock of %s on %s through %s failed: %s", user_id, room_id, destination, e)
+    else:
+        logger.info("No server took the rescinding of the knock of %s on %s: rescinded locally", user_id, room_id)
+        event = _local_leave(knock, reason)
+    store_out_of_band(event)
     return event.event_id
 
 

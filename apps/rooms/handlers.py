@@ -324,11 +324,12 @@ def leave_room(requester, room_id: str, reason: str | None = None) -> None:
         if current is not None and current[0] == "leave":
             return  # leaving twice is a no-op
         raise MatrixError(Codes.FORBIDDEN, "You are not in this room", 403)
-    if current[0] == "invite" and not stores.forward_extremities(room_id, limit=1):
-        # An invite over federation to a room this server is not in: rejected through the inviting server.
-        from apps.federation.remote_rooms import reject_invite
+    if current[0] in ("invite", "knock") and not stores.forward_extremities(room_id, limit=1):
+        # An invite or a knock over federation, to a room this server is not in: rejected through the
+        # inviting server, rescinded through a server in the room.
+        from apps.federation.remote_rooms import reject_invite, rescind_knock
 
-        reject_invite(requester.user_id, room_id, reason)
+        (reject_invite if current[0] == "invite" else rescind_knock)(requester.user_id, room_id, reason)
         return
     if current[0] == "join":
         # The last user of this server in a room joined over federation leaves through a resident server.

@@ -4,7 +4,8 @@ membership" and "Room participation").
     POST /rooms/{roomId}/kick     leave of another user    (kick level, and a higher level than theirs)
     POST /rooms/{roomId}/ban      ban                      (ban level, and a higher level than theirs)
     POST /rooms/{roomId}/unban    ban -> leave             (ban level)
-    POST /knock/{roomIdOrAlias}   knock                    (v7+ rooms whose join rule is knock / knock_restricted)
+    POST /knock/{roomIdOrAlias}   knock                    (v7+ rooms whose join rule is knock / knock_restricted;
+                                                            over federation for a room this server is not in)
     POST /rooms/{roomId}/forget   hide a left room         (RoomMembership.forgotten; no event)
     GET  /rooms/{roomId}/members, /joined_members
 
@@ -118,29 +119,44 @@ def unban(requester, room_id: str, user_id: str, reason: str | None = None) -> N
 
 # --- knock ---------------------------------------------------------------------------------------------
 
-def knock(requester, room_id_or_alias: str, reason: str | None = None) -> str:
-    """POST /knock/{roomIdOrAlias}: ask to be invited. Rooms this server is in, by ID or local alias
-    (knocking over federation, make_knock/send_knock, comes with the federation work). Returns the
-    room ID."""
-    room_id = aliases.room_id_for(room_id_or_alias)  # an unknown alias: 404
-    room = _room_or_404(room_id)
-    rv = get_room_version(room.room_version)
-    if not rv.knock_join_rule:
-        raise MatrixError(Codes.FORBIDDEN, f"Room version {rv.identifier} does not support knocking", 403)
+def knock(requester, room_id_or_alias: str, reason: str | None = None, servers: list[str] = ()) -> str:
+    """POST /knock/{roomIdOrAlias}: ask to be invited. A room this server is not in (or a remote alias)
+    is knocked on over federation (`apps.federation.remote_knock`, make_knock / send_knock) through
+    `servers` (the client's `via` / `server_name`) and the servers the alias or room ID name. Returns
+    the room ID."""
+    from apps.federation import remote_join, remote_knock
+
+    servers = list(servers)
+    if room_id_or_alias.startswith("#"):
+        alias = aliases.parse_alias(room_id_or_alias)
+        resolved = aliases.resolve_alias(str(alias))  # an unknown alias: 404; a remote one: asked of its server
+        room_id = resolved["room_id"]
+        servers = [*resolved["servers"], *([] if alias.is_local else [alias.domain]), *servers]
+    else:
+        room_id = room_id_or_alias
     user_id = requester.user_id
-    rules_id = state_store.current_state(room_id, [("m.room.join_rules", "")]).get(("m.room.join_rules", ""))
-    rules = stores.get_event(rules_id) if rules_id else None
-    join_rule = rules.content.get("join_rule") if rules is not None else None
-    if join_rule not in ("knock", "knock_restricted") or \
-            (join_rule == "knock_restricted" and not rv.knock_restricted_join_rule):
-        raise MatrixError(Codes.FORBIDDEN, "You are not allowed to knock on this room: it does not accept knocks",
-                          403)
+    remote = remote_join.wants_remote_join(room_id, user_id, servers)
+    if not remote:
+        room = _room_or_404(room_id)
+        rv = get_room_version(room.room_version)
+        if not rv.knock_join_rule:
+            raise MatrixError(Codes.FORBIDDEN, f"Room version {rv.identifier} does not support knocking", 403)
+        rules_id = state_store.current_state(room_id, [("m.room.join_rules", "")]).get(("m.room.join_rules", ""))
+        rules = stores.get_event(rules_id) if rules_id else None
+        join_rule = rules.content.get("join_rule") if rules is not None else None
+        if join_rule not in ("knock", "knock_restricted") or \
+                (join_rule == "knock_restricted" and not rv.knock_restricted_join_rule):
+            raise MatrixError(Codes.FORBIDDEN, "You are not allowed to knock on this room: it does not accept "
+                              "knocks", 403)
     current = stores.membership_of(room_id, user_id, include_forgotten=True)
     if current is not None and current[0] in ("ban", "join", "invite"):
         why = {"ban": "you are banned from the room", "join": "you are already in the room",
                "invite": "you are already invited: join the room instead"}[current[0]]
         raise MatrixError(Codes.FORBIDDEN, f"You cannot knock on this room: {why}", 403)
     content = _with_reason(dict(_local_profile(user_id) or {}), reason)
+    if remote:
+        # The resident server checks the room version and join rule; its refusal reaches the client.
+        return remote_knock.knock_remote(user_id, room_id, servers, content)
     _send_membership(requester, room_id, user_id, "knock", content)
     return room_id
 

@@ -64,7 +64,9 @@ class KnockRoomView(Endpoint):
         body = json_body(request, required=False)
         if not room_id_or_alias.startswith(("!", "#")):
             raise MatrixError(Codes.INVALID_PARAM, f"Invalid room ID or alias: {room_id_or_alias!r}", 400)
-        return {"room_id": membership.knock(requester, room_id_or_alias, field(body, "reason", str))}
+        # Spec (knockRoom): `via` (v1.12), and the deprecated `server_name`, name servers to knock through.
+        servers = request.GET.getlist("via") + request.GET.getlist("server_name")
+        return {"room_id": membership.knock(requester, room_id_or_alias, field(body, "reason", str), servers)}
 
 
 class ForgetRoomView(Endpoint):

@@ -4,7 +4,7 @@ import pytest
 
 from apps.federation import signing
 from apps.rooms import state_store
-from tests.federation_support import federation_tls, no_dns, test_ca, tls_server  # noqa: F401
+from tests.federation_support import federation_tls, test_ca, tls_server  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

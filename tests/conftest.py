@@ -96,6 +96,11 @@ def _stop_writer_loops():
     for lp in (typing_loop(), presence_loop()):
         if lp.running:
             lp.stop()
+    from workers import local_beat
+
+    if local_beat._beat is not None:  # a test that served through hsproject.asgi started it
+        local_beat._beat.stop()
+        local_beat._beat = None
 
 
 @pytest.fixture

@@ -26,16 +26,15 @@ NOT_YET_IMPLEMENTED: set[str] = {
     "client-server/setAdminLockUser", "client-server/setAdminSuspendUser",
     "client-server/unbind3pidFromAccount",
     # Rooms: creation, membership, state, events, aliases, directory, relations, search, reports
-    "client-server/getMutualRooms",
     "client-server/inviteBy3PID",
     # Sync: peeking. GET /events?room_id= is answered by getEvents' view (the routing table has one
     # operationId per path and method), so this entry stays although the behaviour is served.
     "client-server/peekEvents",
-    # Discovery: support and policy-server well-known files
-    "client-server/getWellknownPolicy", "client-server/getWellknownSupport",
+    # Discovery: the policy-server well-known file
+    "client-server/getWellknownPolicy",
     # Federation: queries, public rooms, hierarchy, devices and keys, media, policy servers
     "server-server/askPolicyServerToSign", "server-server/claimUserEncryptionKeys",
-    "server-server/getSpaceHierarchy", "server-server/getUserDevices", "server-server/queryInfo",
+    "server-server/getUserDevices",
     "server-server/queryUserEncryptionKeys",
 }
 

@@ -244,6 +244,8 @@ class HomeserverConfig:
     ip_range_whitelist: tuple[str, ...]
     federation_domain_whitelist: tuple[str, ...] | None
     admin_contact: str | None
+    # GET /.well-known/matrix/support (apps.discovery.support): the homeserver's help page.
+    support_page: str | None
     require_auth_for_profile_requests: bool
     presence_enabled: bool
     enable_metrics: bool
@@ -697,6 +699,7 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
         federation_custom_ca_list=tuple(Path(ca) for ca in ca_list),
         allow_public_rooms_over_federation=r.bool("allow_public_rooms_over_federation", False),
         admin_contact=r.str("admin_contact", None),
+        support_page=r.str("support_page", None, pattern=r"https?://[^\s]+"),
         require_auth_for_profile_requests=r.bool("require_auth_for_profile_requests", False),
         presence_enabled=presence_enabled,
         enable_metrics=r.bool("enable_metrics", False),

@@ -7,7 +7,11 @@ API": uploadKeys, queryKeys, claimKeys, getKeysChanges).
   (element-hq/synapse#18511): clients that see a device's key change treat it as an attack. A one-time
   key already uploaded under the same ID must be the same key.
 - Query and claim serve local users from the database and ask the servers of remote users over
-  federation (`apps.federation.queries`); a server that cannot answer is listed under `failures`.
+  federation (`apps.federation.queries`, through the cache of `remote_devices` for queries); a server
+  that cannot answer is listed under `failures`.
+- Other servers ask about local users with the same functions (server-server API, "End-to-End
+  Encryption": `/user/keys/query`, `/user/keys/claim`; "Device Management": `/user/devices`), for local
+  users only, seeing what a local user who is not the owner sees.
 - Claim hands out one-time keys in upload order, each at most once (`stores.claim_one_time_key`), and
   the fallback key when none is left (marked used, which the device sees in `/sync`).
 """
@@ -170,34 +174,49 @@ def _merge_signatures(obj: dict, sigs: list[tuple[str, str, str]]) -> dict:
     return out
 
 
-def query_keys(requester, body: dict) -> dict:
-    """POST /keys/query."""
+def _parse_device_query(body: dict) -> dict[str, list[str]]:
+    """`device_keys` of a key query (client or federation): user ID -> device IDs (empty: all)."""
     wanted = body.get("device_keys")
     if not isinstance(wanted, dict):
         raise MatrixError(Codes.MISSING_PARAM if wanted is None else Codes.BAD_JSON,
                           "device_keys must be an object of user ID to device IDs", 400)
-    local: dict[str, list[str]] = {}
-    remote: dict[str, list[str]] = {}
-    failures: dict[str, Any] = {}
     for user_id, devices in wanted.items():
         check_user_id(user_id)
         if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
             raise _bad_json("device_keys values must be lists of device IDs")
-        if _is_local(user_id):
-            local[user_id] = devices
-        else:
-            remote[user_id] = devices
+    return wanted
 
-    me = requester.user_id
+
+def query_keys(requester, body: dict) -> dict:
+    """POST /keys/query."""
+    wanted = _parse_device_query(body)
+    local = {u: d for u, d in wanted.items() if _is_local(u)}
+    remote = {u: d for u, d in wanted.items() if not _is_local(u)}
+    result: dict[str, Any] = {**local_keys(local, viewer=requester.user_id), "failures": {}}
+    if remote:
+        from .remote_devices import query_remote_keys
+
+        fetched = query_remote_keys(remote)
+        for section in ("device_keys", "master_keys", "self_signing_keys", "failures"):
+            result[section].update(fetched[section])
+    return result
+
+
+def local_keys(local: dict[str, list[str]], *, viewer: str | None) -> dict[str, Any]:
+    """The device and cross-signing keys of local users (`{user_id: [device_id]}`, empty list: every
+    device), as `/keys/query` answers them: {device_keys, master_keys, self_signing_keys}, plus
+    `user_signing_keys` when the viewer is among the users. `viewer` is the local user asking (None for
+    another server): it also sees its own user-signing signatures of others' master keys."""
     keys = stores.device_keys_of_users(local)
     # Only devices that exist: a device's keys are deleted with it, and this keeps an upload racing the
     # deletion from showing a device that is gone.
     names = stores.devices_of_users(local)
     cross = stores.cross_signing_keys(local)
     master_pubs = {u: _public_key(k["master"]) for u, k in cross.items() if "master" in k}
-    # Signatures other users see: the owner's (self-signing of devices, devices of the master key); and
-    # the requester's own user-signing signatures of others' master keys, which only they see.
-    sigs = stores.signatures_of(local, {*local, me})
+    # Signatures others see: the owner's (self-signing of devices, devices of the master key); and the
+    # viewer's own user-signing signatures of others' master keys, which only they see.
+    signers = {*local, viewer} if viewer is not None else set(local)
+    sigs = stores.signatures_of(local, signers)
 
     device_keys: dict[str, dict[str, dict]] = {}
     for user_id, devices in local.items():
@@ -214,22 +233,15 @@ def query_keys(requester, body: dict) -> dict:
             out[d] = {**k, "unsigned": unsigned} if unsigned else {kk: v for kk, v in k.items() if kk != "unsigned"}
         device_keys[user_id] = out
 
-    result: dict[str, Any] = {"device_keys": device_keys, "failures": failures,
-                              "master_keys": {}, "self_signing_keys": {}}
+    result: dict[str, Any] = {"device_keys": device_keys, "master_keys": {}, "self_signing_keys": {}}
     for user_id, types in cross.items():
         if "master" in types:
-            visible = [s for s in sigs.get((user_id, master_pubs[user_id]), []) if s[0] in (user_id, me)]
+            visible = [s for s in sigs.get((user_id, master_pubs[user_id]), []) if s[0] in (user_id, viewer)]
             result["master_keys"][user_id] = _merge_signatures(types["master"], visible)
         if "self_signing" in types:
             result["self_signing_keys"][user_id] = types["self_signing"]
-        if user_id == me and "user_signing" in types:
-            result["user_signing_keys"] = {me: types["user_signing"]}
-    if remote:
-        from apps.federation.queries import query_device_keys
-
-        fetched = query_device_keys(remote)
-        for section in ("device_keys", "master_keys", "self_signing_keys", "failures"):
-            result[section].update(fetched[section])
+        if user_id == viewer and "user_signing" in types:
+            result["user_signing_keys"] = {viewer: types["user_signing"]}
     return result
 
 
@@ -239,30 +251,25 @@ def _public_key(key: dict) -> str:
 
 # --- claim -----------------------------------------------------------------------------------------------
 
-def claim_keys(requester, body: dict) -> dict:
-    """POST /keys/claim."""
+def _parse_claim(body: dict) -> dict[str, dict[str, str]]:
+    """`one_time_keys` of a claim (client or federation): user ID -> device ID -> algorithm."""
     wanted = body.get("one_time_keys")
     if not isinstance(wanted, dict):
         raise MatrixError(Codes.MISSING_PARAM if wanted is None else Codes.BAD_JSON,
                           "one_time_keys must be an object of user ID to device ID to algorithm", 400)
-    failures: dict[str, Any] = {}
-    requests: list[tuple[str, str, str]] = []
-    remote: dict[str, dict[str, str]] = {}
     for user_id, devices in wanted.items():
         check_user_id(user_id)
         if not isinstance(devices, dict) or not all(isinstance(a, str) for a in devices.values()):
             raise _bad_json("one_time_keys values must map device IDs to algorithms")
-        if not _is_local(user_id):
-            remote[user_id] = devices
-            continue
-        requests.extend((user_id, d, a) for d, a in devices.items())
-    claimed: dict[str, dict[str, dict]] = {}
-    for user_id, device_id, algorithm in requests:
-        with transaction.atomic():
-            got = stores.claim_one_time_key(user_id, device_id, algorithm)
-        if got is not None:
-            key_id, key = got
-            claimed.setdefault(user_id, {}).setdefault(device_id, {})[key_id] = key
+    return wanted
+
+
+def claim_keys(requester, body: dict) -> dict:
+    """POST /keys/claim."""
+    wanted = _parse_claim(body)
+    claimed = claim_local_keys({u: d for u, d in wanted.items() if _is_local(u)})
+    failures: dict[str, Any] = {}
+    remote = {u: d for u, d in wanted.items() if not _is_local(u)}
     if remote:
         from apps.federation.queries import claim_one_time_keys
 
@@ -270,6 +277,77 @@ def claim_keys(requester, body: dict) -> dict:
         claimed.update(fetched["one_time_keys"])
         failures.update(fetched["failures"])
     return {"one_time_keys": claimed, "failures": failures}
+
+
+def claim_local_keys(wanted: dict[str, dict[str, str]]) -> dict[str, dict[str, dict]]:
+    """One key per (local user, device, algorithm): {user_id: {device_id: {"<algorithm>:<key_id>": key}}};
+    devices with no key left are absent."""
+    claimed: dict[str, dict[str, dict]] = {}
+    for user_id, devices in wanted.items():
+        for device_id, algorithm in devices.items():
+            with transaction.atomic():
+                got = stores.claim_one_time_key(user_id, device_id, algorithm)
+            if got is not None:
+                key_id, key = got
+                claimed.setdefault(user_id, {}).setdefault(device_id, {})[key_id] = key
+    return claimed
+
+
+# --- federation: other servers asking about our users -----------------------------------------------------
+
+def _only_local(user_ids) -> None:
+    """Spec (server-server API, user_keys, user_devices): "Requested users must be local to the receiving
+    homeserver"; a server asking about another server's users is refused rather than half-answered."""
+    for user_id in user_ids:
+        if not _is_local(user_id):
+            raise _invalid(f"{user_id} is not a user of this server")
+
+
+def federation_query_keys(body: dict) -> dict:
+    """POST /_matrix/federation/v1/user/keys/query: as a local /keys/query without a viewer (another
+    server sees the owners' signatures only, and no user-signing key)."""
+    wanted = _parse_device_query(body)
+    _only_local(wanted)
+    return local_keys(wanted, viewer=None)
+
+
+def federation_claim_keys(body: dict) -> dict:
+    """POST /_matrix/federation/v1/user/keys/claim."""
+    wanted = _parse_claim(body)
+    _only_local(wanted)
+    return {"one_time_keys": claim_local_keys(wanted)}
+
+
+def _without_unsigned(keys: dict) -> dict:
+    return {k: v for k, v in keys.items() if k != "unsigned"}
+
+
+def user_devices(user_id: str) -> dict:
+    """GET /_matrix/federation/v1/user/devices/{userId}: every device of a local user (with its keys once
+    uploaded, and its display name), the user's cross-signing keys, and the `stream_id` of the user's
+    last `m.device_list_update` (apps.e2ee.federation_updates), which the asking server correlates with
+    the EDUs that follow. An unknown user has no devices (as Synapse answers)."""
+    check_user_id(user_id)
+    _only_local([user_id])
+    # Read first: a change made while the rest is read comes with a later stream_id, whose EDU the other
+    # server then applies on top of this answer.
+    stream_id = stores.last_device_update_id(user_id)
+    keys = local_keys({user_id: []}, viewer=None)
+    mine = keys["device_keys"].get(user_id, {})
+    devices = []
+    for (_, device_id), name in sorted(stores.devices_of_users([user_id]).items()):
+        entry: dict[str, Any] = {"device_id": device_id}
+        if device_id in mine:
+            entry["keys"] = _without_unsigned(mine[device_id])
+        if name:
+            entry["device_display_name"] = name
+        devices.append(entry)
+    result: dict[str, Any] = {"user_id": user_id, "stream_id": stream_id, "devices": devices}
+    if user_id in keys["master_keys"]:
+        result["master_key"] = keys["master_keys"][user_id]
+    if user_id in keys["self_signing_keys"]:
+        result["self_signing_key"] = keys["self_signing_keys"][user_id]
+    return result
 
 
 # --- changes ---------------------------------------------------------------------------------------------

@@ -32,3 +32,18 @@ ROUTES: list = [
     Route(f"^/_matrix/client/{CLIENT_R0}/room_keys/keys/{_ROOM}/{_SESSION}$", PUT=views.PutRoomKeyBySessionIdView,
           GET=views.GetRoomKeyBySessionIdView, DELETE=views.DeleteRoomKeyBySessionIdView, balance="user"),
 ]
+
+# --- federation (views_federation.py): other servers asking about our users' devices and keys ---------------
+from . import views_federation as vf  # noqa: E402  (appended block)
+from . import views_replication  # noqa: E402
+
+_FED = "^/_matrix/federation"
+
+ROUTES += [
+    Route(f"{_FED}/v1/user/devices/(?P<user_id>[^/]+)$", GET=vf.GetUserDevicesView, serves="federation"),
+    Route(f"{_FED}/v1/user/keys/query$", POST=vf.QueryUserEncryptionKeysView, serves="federation"),
+    Route(f"{_FED}/v1/user/keys/claim$", POST=vf.ClaimUserEncryptionKeysView, serves="federation"),
+    # internal: a federation worker's device-list EDU about a remote user, recorded on the device_lists writer
+    Route("^/_hs/replication/e2ee/remote_device_list_change$", POST=views_replication.RecordRemoteDeviceListChangeView,
+          serves="replication", writes="device_lists"),
+]

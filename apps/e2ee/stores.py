@@ -259,6 +259,28 @@ def users_with_device_changes(from_pos: int, to_pos: int) -> set[tuple[str, str 
                .values_list("user_id", "visible_to").distinct())
 
 
+def device_changes_at(user_id: str, position: int) -> list[tuple[int, str | None]]:
+    """(row id, device_id) of the user's rows written at `position` (one `record_change`), in order. The
+    row id is the `stream_id` of the device's `m.device_list_update` (unique per EDU, as the spec asks,
+    where several devices share one stream position)."""
+    return list(DeviceListChange.objects.filter(stream_id=position, user_id=user_id, visible_to__isnull=True)
+                .order_by("id").values_list("id", "device_id"))
+
+
+def _device_updates(user_id: str):
+    # Device rows only: cross-signing changes (device_id NULL) travel as m.signing_key_update, which has
+    # no place in the m.device_list_update sequence.
+    return DeviceListChange.objects.filter(user_id=user_id, visible_to__isnull=True, device_id__isnull=False)
+
+
+def last_device_update_id(user_id: str, before: int | None = None) -> int:
+    """The row id of the user's last device change (before row `before` when given); 0 when none."""
+    rows = _device_updates(user_id)
+    if before is not None:
+        rows = rows.filter(id__lt=before)
+    return rows.aggregate(m=Max("id"))["m"] or 0
+
+
 # --- membership reads (rooms tables, read-only) ----------------------------------------------------------
 
 _VISIBLE = Q(outlier=False, rejected_reason__isnull=True, soft_failed=False)
@@ -283,6 +305,21 @@ def users_sharing_rooms(user_ids: Iterable[str], room_ids: Iterable[str]) -> set
         return set()
     return set(RoomMembership.objects.filter(user_id__in=users, room_id__in=rooms, membership="join")
                .values_list("user_id", flat=True).distinct())
+
+
+def remote_users_sharing_rooms(user_ids: Iterable[str], server_name: str) -> set[str]:
+    """Which of `user_ids` (users of other servers) are joined to a room that a user of `server_name` (this
+    server) is joined to now: the users whose servers send this server their device-list updates."""
+    users = list(user_ids)
+    if not users:
+        return set()
+    pairs = list(RoomMembership.objects.filter(user_id__in=users, membership="join").values_list("user_id", "room_id"))
+    if not pairs:
+        return set()
+    shared = set(RoomMembership.objects.filter(room_id__in={r for _, r in pairs}, membership="join",
+                                               user_id__endswith=":" + server_name)
+                 .values_list("room_id", flat=True).distinct())
+    return {u for u, r in pairs if r in shared}
 
 
 def joined_members(room_ids: Iterable[str]) -> set[str]:

@@ -13,3 +13,9 @@ class E2EEConfig(AppConfig):
         device_lists.connect_device_signals()
         from apps.sync import sections
         sections.register("e2ee", device_lists.fill_sync)
+        # Other servers' users' device lists: their EDUs, and the membership hook forgetting cached devices.
+        from apps.federation.edus import register_edu_handler
+
+        from . import remote_devices
+        register_edu_handler("m.device_list_update", remote_devices.on_device_list_update)
+        register_edu_handler("m.signing_key_update", remote_devices.on_signing_key_update)

@@ -9,6 +9,11 @@ admin deletion) moves the stream, and a deleted device's keys are deleted in the
 rename is seen when it is saved through the model (`save(update_fields=["display_name"])`); a queryset
 `update()` sends no signal.
 
+Users of other servers: their servers' `m.device_list_update` and `m.signing_key_update` EDUs are
+recorded here too (apps.e2ee.remote_devices), so that local users sharing a room see them in `changed`.
+A local user's change is also queued for the other servers in the user's rooms
+(apps.e2ee.federation_updates), in the same transaction.
+
 Reads: `changes_between(user_id, since, now)` gives the `changed` and `left` lists of `/sync` and
 `/keys/changes`:
 - `changed`: users sharing a room with the requester now whose device list moved in (since, now] of the
@@ -56,7 +61,20 @@ def record_change(user_id: str, device_ids: Iterable[str | None], *, visible_to:
         rooms = [] if visible_to is not None else stores.joined_room_ids(user_id)
         position = allocate_position(STREAM)
         stores.insert_device_list_changes(position, user_id, devices, visible_to)
+        if visible_to is None and _is_local(user_id):
+            # Other servers in the user's rooms hear of it through the outbox, in this transaction.
+            from .federation_updates import queue_updates
+
+            queue_updates(user_id, position, rooms)
         on_commit_publish(STREAM, position, [stream_row(user_id, d, visible_to, rooms) for d in devices])
+
+
+def _is_local(user_id: str) -> bool:
+    from django.conf import settings
+
+    from apps.core.ids import server_name_of
+
+    return server_name_of(user_id) == settings.HS.server_name
 
 
 # --- devices of the accounts app -----------------------------------------------------------------------------

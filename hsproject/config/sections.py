@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from unpaddedbase64 import decode_base64
+
 from .appservices import AppServiceRegistration, load_registrations
 from .errors import ConfigError
 from .fields import MAX_PORT, Reader, check_each
@@ -96,6 +98,16 @@ class TrustedKeyServer:
     server_name: str
     verify_keys: tuple[tuple[str, str], ...] = ()  # (key id, unpadded base64 public key)
     accept_keys_insecurely: bool = False
+
+
+@dataclass(frozen=True)
+class OldSigningKey:
+    """One entry of `old_signing_keys` (Synapse's format): a key this server used to sign with, published
+    in `old_verify_keys` so that what it signed before `expired_ts` still verifies."""
+
+    key_id: str  # "ed25519:<version>"
+    key: str  # unpadded base64 public key
+    expired_ts: int  # ms since the epoch
 
 
 @dataclass(frozen=True)
@@ -260,6 +272,9 @@ class HomeserverConfig:
     # Federation trust (apps.federation.keyring, apps.core.outbound); defaults keep every outbound
     # request inside what the operator configured: no notary unless listed.
     trusted_key_servers: tuple[TrustedKeyServer, ...] = ()
+    # Our own keys (apps.federation.signing): retired keys, and how long our key response may be cached.
+    old_signing_keys: tuple[OldSigningKey, ...] = ()
+    key_refresh_interval_ms: int = 86_400_000
     outbound_name_resolution: bool = True
     federation_verify_certificates: bool = True
     federation_custom_ca_list: tuple[Path, ...] = ()
@@ -469,6 +484,30 @@ def _trusted_key_server(key: str, raw: Any) -> TrustedKeyServer:
     return TrustedKeyServer(name, tuple(sorted(vk.items())), insecure)
 
 
+def _old_signing_keys(r: Reader) -> tuple[OldSigningKey, ...]:
+    raw = r.raw_value("old_signing_keys", {})
+    if not isinstance(raw, dict):
+        raise ConfigError("old_signing_keys", 'must be a mapping {"ed25519:<version>": {key, expired_ts}}')
+    out = []
+    for key_id, entry in raw.items():
+        name = f"old_signing_keys.{key_id}"
+        if not isinstance(key_id, str) or not re.fullmatch(r"ed25519:[A-Za-z0-9_]+", key_id):
+            raise ConfigError(name, "the key id must be 'ed25519:<version>' (version: letters, digits, _)")
+        e = Reader(entry, name)
+        b64, expired_ts = e.str("key", None), e.int("expired_ts", None, minimum=0)
+        e.finish()
+        try:
+            ok = b64 is not None and len(decode_base64(b64)) == 32
+        except Exception:
+            ok = False
+        if not ok:
+            raise ConfigError(e.key("key"), "must be the unpadded base64 of the 32-byte ed25519 public key")
+        if expired_ts is None:
+            raise ConfigError(e.key("expired_ts"), "is required (when the key stopped being used, ms since the epoch)")
+        out.append(OldSigningKey(key_id, b64, expired_ts))
+    return tuple(out)
+
+
 def _email(r: Reader) -> EmailConfig:
     em = r.section("email")
     force_tls = em.bool("force_tls", False)
@@ -620,6 +659,10 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
         raise ConfigError("trusted_key_servers", "must be a list of {server_name, verify_keys} mappings")
     trusted_key_servers = tuple(check_each("trusted_key_servers", raw_tks, _trusted_key_server))
     r.bool("suppress_key_server_warning", False)  # Synapse's; there is no warning to suppress here
+    old_signing_keys = _old_signing_keys(r)
+    key_refresh_interval_ms = r.duration_ms("key_refresh_interval", "1d")
+    if key_refresh_interval_ms <= 0:
+        raise ConfigError("key_refresh_interval", "must be positive")
     ca_list = r.str_list("federation_custom_ca_list", [])
     for i, ca in enumerate(ca_list):
         if not Path(ca).is_file():
@@ -694,6 +737,8 @@ def build(raw: dict, *, embedded: bool, data_directory: Path) -> HomeserverConfi
         ip_range_whitelist=_cidrs("ip_range_whitelist", r.str_list("ip_range_whitelist", [])),
         federation_domain_whitelist=fed_whitelist,
         trusted_key_servers=trusted_key_servers,
+        old_signing_keys=old_signing_keys,
+        key_refresh_interval_ms=key_refresh_interval_ms,
         outbound_name_resolution=r.bool("outbound_name_resolution", True),
         federation_verify_certificates=r.bool("federation_verify_certificates", True),
         federation_custom_ca_list=tuple(Path(ca) for ca in ca_list),

@@ -33,9 +33,7 @@ NOT_YET_IMPLEMENTED: set[str] = {
     # Discovery: the policy-server well-known file
     "client-server/getWellknownPolicy",
     # Federation: queries, public rooms, hierarchy, devices and keys, media, policy servers
-    "server-server/askPolicyServerToSign", "server-server/claimUserEncryptionKeys",
-    "server-server/getUserDevices",
-    "server-server/queryUserEncryptionKeys",
+    "server-server/askPolicyServerToSign",
 }
 
 # Routed operation ids that are not spec operations: the Synapse-compatible admin API (views there use
@@ -46,6 +44,7 @@ EXTRA_OPERATIONS: set[str] = {
     "replication_write_account_data",  # POST /_hs/replication/account_data/write (internal, between processes)
     "replication_write_receipt",  # POST /_hs/replication/receipts/write (internal, between processes)
     "replication_delete_stale_devices",  # POST /_hs/replication/accounts/delete_stale_devices (internal)
+    "replication_remote_device_list_change",  # POST /_hs/replication/e2ee/remote_device_list_change (internal)
     "synapse_admin_register_nonce",  # GET /_synapse/admin/v1/register (shared-secret registration nonce)
     "synapse_admin_register",  # POST /_synapse/admin/v1/register (shared-secret registration)
     "pusher_email_unsubscribe",  # GET/POST /_matrix/client/unstable/pushers/remove (notification emails' link)

@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
-# Runs both test tiers: fast (SQLite, in-process) then services (PostgreSQL + Redis).
+# Runs both test tiers: fast (SQLite, in-process) and services (PostgreSQL + Redis).
 # With CI=true the services tier is mandatory: a missing service fails the run instead of skipping it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 
-echo "== fast tier (SQLite, in-process) =="
-HS_TEST_TIER=fast "$PY" -m pytest "$@"
 
 services_up() {
   "$PY" - <<'PY'
@@ -23,13 +21,40 @@ for host, port in (("127.0.0.1", int(__import__("os").environ.get("HS_TEST_PG_PO
 PY
 }
 
-echo "== services tier (PostgreSQL + Redis) =="
+fast_tier() {
+  echo "== fast tier (SQLite, in-process) =="
+  HS_TEST_TIER=fast "$PY" -m pytest "$@"
+}
+
 if ! services_up; then
   if [ "${CI:-}" = "true" ]; then
     echo "services tier is mandatory with CI=true and a service is missing" >&2
     exit 1
   fi
+  fast_tier "$@"
   echo "services tier SKIPPED: PostgreSQL or Redis not running (start them, or run with CI=true to enforce)"
   exit 0
 fi
-HS_TEST_TIER=services "$PY" -m pytest "$@"
+
+# The services tier's multi-process tests (marker `live`: real gunicorn, Celery, nginx processes) spend
+# most of their time waiting on those processes, so they run beside the CPU-bound fast tier, on their
+# own PostgreSQL test database and Redis db; the rest of the services tier runs after.
+live_log=$(mktemp)
+trap 'rm -f "$live_log"' EXIT
+PG_DB=${HS_TEST_PG_DB:-hsproject_test}
+REDIS_DB=${HS_TEST_REDIS_DB:-5}
+HS_TEST_TIER=services HS_TEST_PG_DB="${PG_DB}_live" HS_TEST_REDIS_DB=$(( (REDIS_DB + 1) % 16 )) \
+  "$PY" -m pytest -m live "$@" >"$live_log" 2>&1 &
+live_pid=$!
+
+fast_rc=0
+fast_tier "$@" || fast_rc=$?
+live_rc=0
+wait "$live_pid" || live_rc=$?
+echo "== services tier, multi-process tests (PostgreSQL + Redis; ran beside the fast tier) =="
+cat "$live_log"
+[ "$fast_rc" -eq 0 ] || { echo "fast tier failed" >&2; exit "$fast_rc"; }
+[ "$live_rc" -eq 0 ] || { echo "services tier (multi-process tests) failed" >&2; exit "$live_rc"; }
+
+echo "== services tier (PostgreSQL + Redis) =="
+HS_TEST_TIER=services "$PY" -m pytest -m "not live" "$@"

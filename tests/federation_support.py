@@ -225,6 +225,45 @@ def tls_server(test_ca, federation_tls):
         s.close()
 
 
+class PrefixRoutes(dict):
+    """Routes of a LoopbackServer matched by path prefix (paths such as make_join's or /hierarchy's end
+    with IDs only known when the request comes)."""
+
+    def get(self, path, default=None):
+        for prefix, handler in self.items():
+            if path.startswith(prefix):
+                return handler
+        return default
+
+
+@pytest.fixture(autouse=True)
+def fresh_state_cache():
+    """State group ids are reused after a test's rollback on SQLite: never carry cached groups over
+    (autouse wherever it is imported: the conftest of a federation test folder)."""
+    from apps.rooms import state_store
+
+    state_store.clear_cache()
+    yield
+    state_store.clear_cache()
+
+
+@pytest.fixture
+def remote_hs(tls_server, db):
+    """A remote homeserver on loopback (`127.0.0.1:<port>`), its routes matched by path prefix."""
+    server = tls_server()
+    server.routes = PrefixRoutes()
+    return server
+
+
+@pytest.fixture
+def remote_server(remote_hs):
+    """(LoopbackServer, FakeRemote) of one remote homeserver on loopback: the server answering this
+    server's requests, and the signing remote that makes its events."""
+    from tests.api.federation.remote import FakeRemote
+
+    return remote_hs, FakeRemote(remote_hs.server_name)
+
+
 @pytest.fixture
 def no_dns(monkeypatch):
     """Fails the test on any name resolution other than of an IP literal (what connecting to an

@@ -173,16 +173,6 @@ def test_v1_invite(alice, remote):
     assert shown[0]["content"] == {"name": "Old times"}
 
 
-class PrefixRoutes(dict):
-    """LoopbackServer routes matched by path prefix (the event ID of a send_leave is not known ahead)."""
-
-    def get(self, path, default=None):
-        for prefix, handler in self.items():
-            if path.startswith(prefix):
-                return handler
-        return default
-
-
 def test_rejecting_a_remote_invite_goes_through_the_inviting_server(alice, tls_server):
     import json
     from urllib.parse import quote
@@ -190,6 +180,8 @@ def test_rejecting_a_remote_invite_goes_through_the_inviting_server(alice, tls_s
     from apps.federation import keyring
     from apps.rooms.event_signing import verify_event_signatures
     from apps.rooms.room_versions import get_room_version
+
+    from tests.federation_support import PrefixRoutes
 
     server = tls_server()
     server.routes = PrefixRoutes()

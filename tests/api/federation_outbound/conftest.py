@@ -3,35 +3,5 @@ remote homeserver on loopback (a TLS server named `127.0.0.1:<port>`, tests/fede
 whose signing key our keyring knows."""
 from __future__ import annotations
 
-import pytest
-
-from apps.rooms import state_store
-from tests.api.federation.remote import FakeRemote
-from tests.federation_support import federation_tls, test_ca, tls_server  # noqa: F401
-
-
-class PrefixRoutes(dict):
-    """Routes of a LoopbackServer matched by path prefix (the paths of make_join and send_join end with
-    IDs only known when the request comes)."""
-
-    def get(self, path, default=None):
-        for prefix, handler in self.items():
-            if path.startswith(prefix):
-                return handler
-        return default
-
-
-@pytest.fixture(autouse=True)
-def _fresh_state_cache():
-    state_store.clear_cache()
-    yield
-    state_store.clear_cache()
-
-
-@pytest.fixture
-def remote_server(tls_server, db):  # noqa: F811
-    """(LoopbackServer, FakeRemote) of one remote homeserver on loopback."""
-    server = tls_server()
-    server.routes = PrefixRoutes()
-    remote = FakeRemote(server.server_name)
-    return server, remote
+from tests.federation_support import (PrefixRoutes, federation_tls, fresh_state_cache,  # noqa: F401
+                                      remote_hs, remote_server, test_ca, tls_server)

@@ -7,21 +7,19 @@
   every few seconds, for what no message woke: far-off events, a lost message, a restart.
 - In the embedded default (tasks run in-process, no beat): one daemon thread per process sleeps until the
   earliest due time it knows (the table's when it starts, then each scheduling's), runs the sweep, and
-  sleeps until the next. It starts on the first delayed-events request the process handles, so events
-  pending across a restart are sent once the server sees one. Tests turn it off (`IN_PROCESS_THREAD =
+  sleeps until the next. It starts on the first delayed-events request the process handles; events
+  pending across a restart are found by the in-process beat's sweep (workers.local_beat). Tests turn it off (`IN_PROCESS_THREAD =
   False`) and run the sweep themselves on a simulated clock. Lifecycle (STYLE 13): `name`, `start()`,
-  `stop()`, `schedule()`.
+  `stop()`, `schedule()` (apps.core.due_loop).
 """
 from __future__ import annotations
 
-import atexit
-import logging
 import threading
 import time
 
-from django.db import connection, transaction
+from django.db import transaction
 
-logger = logging.getLogger(__name__)
+from apps.core.due_loop import DueLoop as BaseDueLoop
 
 IN_PROCESS_THREAD = True
 WAKEUP_HORIZON_S = 1800
@@ -63,70 +61,19 @@ def ensure_running() -> None:
         loop().start()
 
 
-class DueLoop:
+class DueLoop(BaseDueLoop):
     name = "delayed-events"
+    retry_ms = LOOP_RETRY_MS
 
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._due: int | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = False
-        self._atexit = False
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        with self._cond:
-            if self.running:
-                return
-            self._stopping = False
-            self._due = 0  # a first sweep at once: what is already due, and the next due time
-            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-            self._thread.start()
-            if not self._atexit:
-                atexit.register(self.stop, 1.0)
-                self._atexit = True
-
-    def stop(self, timeout: float = 5.0) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-            thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-        self._thread = None
-
-    def schedule(self, due_ms: int) -> None:
-        with self._cond:
-            if self._due is None or due_ms < self._due:
-                self._due = due_ms
-                self._cond.notify_all()
-
-    def _run(self) -> None:
+    def round(self, first: bool) -> None:
+        """Send what is due (on the first round too: what fell due while nothing ran), then sleep until
+        the next due time."""
         from .handlers import send_due
 
-        while True:
-            with self._cond:
-                while not self._stopping:
-                    wait = None if self._due is None else (self._due - _now_ms()) / 1000
-                    if wait is not None and wait <= 0:
-                        break
-                    self._cond.wait(wait)
-                if self._stopping:
-                    return
-                self._due = None
-            try:
-                result = send_due()
-                next_due = _now_ms() if result["more"] else result["next_send_ts"]
-            except Exception:  # the loop must outlive a bad round (database restarting ...)
-                logger.exception("sending delayed events failed")
-                next_due = _now_ms() + LOOP_RETRY_MS
-            finally:
-                connection.close()
-            if next_due is not None:
-                self.schedule(next_due)
+        result = send_due()
+        next_due = _now_ms() if result["more"] else result["next_send_ts"]
+        if next_due is not None:
+            self.schedule(next_due)
 
 
 _loop: DueLoop | None = None

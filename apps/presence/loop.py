@@ -17,15 +17,11 @@ database connection is closed after each round.
 """
 from __future__ import annotations
 
-import atexit
-import logging
 import threading
 import time
 import weakref
 
-from django.db import close_old_connections, connection
-
-logger = logging.getLogger(__name__)
+from apps.core.due_loop import DueLoop
 
 INTERVAL_MS = 5_000
 
@@ -34,54 +30,20 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class PresenceLoop:
+class PresenceLoop(DueLoop):
     name = "presence"
+    retry_ms = INTERVAL_MS
 
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.Lock()
-        self._cond = threading.Condition()
-        self._due: int | None = None
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-        self._atexit = False
         # id(requester) -> (user_id, weak reference): the /sync requests in progress here. A requester
         # lives as long as its request; its reference's callback forgets it.
         self._syncing: dict[int, tuple[str, weakref.ref]] = {}
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        with self._cond:
-            if self.running:
-                return
-            self._stopping = False
-            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-            self._thread.start()
-            if not self._atexit:
-                # Stop before the interpreter tears down logging and database connections.
-                atexit.register(self.stop, 1.0)
-                self._atexit = True
-
-    def stop(self, timeout: float = 5.0) -> None:
-        with self._cond:
-            self._stopping = True
-            self._due = None
-            self._cond.notify_all()
-            thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-        self._thread = None
+    def on_stop(self) -> None:
         with self._lock:
             self._syncing.clear()
-
-    def schedule(self, due_ms: int) -> None:
-        """Run a round at `due_ms` at the latest."""
-        with self._cond:
-            if self._due is None or due_ms < self._due:
-                self._due = due_ms
-                self._cond.notify_all()
 
     def track_sync(self, requester) -> None:
         key = id(requester)
@@ -97,29 +59,8 @@ class PresenceLoop:
         with self._lock:
             return {user_id for user_id, ref in self._syncing.values() if ref() is not None}
 
-    def _run(self) -> None:
-        self._round()
-        while True:
-            with self._cond:
-                while not self._stopping:
-                    wait = None if self._due is None else (self._due - _now_ms()) / 1000
-                    if wait is not None and wait <= 0:
-                        break
-                    self._cond.wait(wait)
-                if self._stopping:
-                    return
-                self._due = None
-            self._round()
-
-    def _round(self) -> None:
-        try:
-            close_old_connections()
-            self.run_once()
-        except Exception as e:  # noqa: BLE001 - the loop must survive a database hiccup
-            logger.warning("presence loop: round failed (%s); retrying", e, exc_info=logger.isEnabledFor(logging.DEBUG))
-            self.schedule(_now_ms() + INTERVAL_MS)
-        finally:
-            connection.close()
+    def round(self, first: bool) -> None:
+        self.run_once()
 
     def run_once(self, now: int | None = None) -> None:
         from hsproject import instance

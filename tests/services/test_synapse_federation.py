@@ -1,0 +1,330 @@
+"""Federation with a real Synapse (PyPI `matrix-synapse`, pinned in tests/live/synapse.py): both servers on
+loopback, started here, server names `127.0.0.1:<port>` (IP literals: no DNS), federation over HTTPS with
+a test CA that both sides trust and nothing else.
+
+Ours: gunicorn (main) on PostgreSQL and Redis, `celery -A hsproject worker -Q federation_sender` sending,
+and nginx terminating TLS in front of the federation port, as a deployment would. Synapse: one process
+on SQLite, serving TLS itself on its federation listener.
+
+A user on our side creates a public room; the Synapse user joins it through its alias; both chat.
+Then the Synapse user creates a room and invites ours, who joins over federation; both chat. Each side
+sees the other's messages through /sync, in the order they were sent, from the right senders, with the
+same event IDs, and both servers' histories agree.
+
+Synapse is installed into its own virtualenv on first use (about a minute); when that is impossible the
+test is skipped, except with CI=true, where it fails.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import psycopg
+import pytest
+import yaml
+
+from hsproject.localtopology import write_nginx_main_conf
+from tests.federation_support import make_test_ca
+from tests.live.servers import ROOT, _env, free_port, manage, running
+from tests.live.synapse import SynapseUnavailable, running_synapse, synapse_config, synapse_python
+from tests.services.test_event_persisters import gunicorn
+from tests.services.test_sync_multiprocess import _pg
+
+TIER = os.environ.get("HS_TEST_TIER", "fast")
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.live,
+    pytest.mark.skipif(TIER != "services", reason="needs PostgreSQL and Redis"),
+]
+
+API = "/_matrix/client/v3"
+WAIT_S = 30.0
+# Only messages: each side's timeline also holds membership and state, which differ between the two.
+MESSAGES_FILTER = '{"room":{"timeline":{"limit":50,"types":["m.room.message"]},"state":{"lazy_load_members":true}}}'
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (required with CI=true)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def synapse_py() -> Path:
+    try:
+        return synapse_python()
+    except SynapseUnavailable as e:
+        _unavailable(f"Synapse could not be installed: {e}")
+
+
+@pytest.fixture
+def nginx_bin() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if found is None:
+        _unavailable("nginx is not installed (.ci/run installs it)")
+    return found
+
+
+@pytest.fixture
+def database():
+    name = f"hs_synapse_interop_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(dbname="postgres", autocommit=True, **_pg()) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **_pg()) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+@contextmanager
+def _process(cmd: list[str], env: dict, log: Path):
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(env), stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        yield proc
+    finally:
+        _stop(proc)
+
+
+def _tls_front(directory: Path, nginx: str, listen_port: int, upstream_port: int, ca) -> list[str]:
+    """nginx terminating TLS on `listen_port` for our federation listener; the request URI goes on
+    unchanged (proxy_pass without a URI), as the X-Matrix signature covers it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    site = directory / "tls-front.conf"
+    site.write_text(f"""server {{
+    listen 127.0.0.1:{listen_port} ssl;
+    ssl_certificate {ca.cert_path};
+    ssl_certificate_key {ca.key_path};
+    client_max_body_size 50m;
+    location / {{
+        proxy_pass http://127.0.0.1:{upstream_port};
+        proxy_http_version 1.1;
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-For $remote_addr;
+        proxy_set_header X-Forwarded-Proto https;
+        proxy_read_timeout 120s;
+    }}
+}}
+""")
+    conf = write_nginx_main_conf(directory, site)
+    return [nginx, "-p", str(directory), "-c", str(conf)]
+
+
+def _wait_tls(port: int, ca_path: Path, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"nginx exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            r = httpx.get(f"https://127.0.0.1:{port}/_matrix/federation/v1/version",
+                          verify=ssl.create_default_context(cafile=str(ca_path)), timeout=2)
+            if r.status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the TLS front on port {port} did not answer")
+
+
+class User:
+    """One user on one server, with the /sync position it has read to."""
+
+    def __init__(self, base: str, name: str):
+        self.http = httpx.Client(base_url=base, timeout=WAIT_S + 30)
+        r = self.http.post(f"{API}/register", json={"username": name, "password": "a long password 1",
+                                                      "auth": {"type": "m.login.dummy"}})
+        assert r.status_code == 200, r.text
+        self.user_id = r.json()["user_id"]
+        self.http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+        self.since: str | None = None
+        self.seen: dict[str, list[dict]] = {}  # room -> messages in timeline order
+        self.invites: set[str] = set()
+        self.sync(timeout_ms=0)
+
+    def call(self, method: str, path: str, **kwargs) -> dict:
+        r = self.http.request(method, f"{API}{path}", **kwargs)
+        assert r.status_code == 200, f"{method} {path} on {self.user_id}'s server: {r.status_code} {r.text}"
+        return r.json()
+
+    def sync(self, timeout_ms: int) -> None:
+        params = {"filter": MESSAGES_FILTER, "timeout": str(timeout_ms)}
+        if self.since:
+            params["since"] = self.since
+        body = self.call("GET", "/sync", params=params)
+        self.since = body["next_batch"]
+        for room_id, room in body.get("rooms", {}).get("join", {}).items():
+            known = self.seen.setdefault(room_id, [])
+            ids = {e["event_id"] for e in known}
+            known += [e for e in room.get("timeline", {}).get("events", [])
+                      if e["type"] == "m.room.message" and e["event_id"] not in ids]
+        self.invites |= set(body.get("rooms", {}).get("invite", {}))
+
+    def wait(self, predicate, what: str):
+        deadline = time.monotonic() + WAIT_S
+        while not predicate():
+            left = deadline - time.monotonic()
+            assert left > 0, f"{self.user_id} waited {WAIT_S}s for {what}"
+            self.sync(timeout_ms=int(min(left, 5) * 1000))
+
+    def messages(self, room_id: str) -> list[tuple[str, str, str]]:
+        return [(e["event_id"], e["sender"], e["content"].get("body")) for e in self.seen.get(room_id, [])]
+
+    def wait_messages(self, room_id: str, count: int) -> list[tuple[str, str, str]]:
+        self.wait(lambda: len(self.seen.get(room_id, [])) >= count, f"{count} messages in {room_id}")
+        return self.messages(room_id)
+
+    def send(self, room_id: str, body: str) -> str:
+        txn = uuid.uuid4().hex
+        return self.call("PUT", f"/rooms/{quote(room_id)}/send/m.room.message/{txn}",
+                         json={"msgtype": "m.text", "body": body})["event_id"]
+
+    def history(self, room_id: str) -> list[tuple[str, str, str]]:
+        """The room's messages from the server's own store (/messages backwards), oldest first."""
+        chunk = self.call("GET", f"/rooms/{quote(room_id)}/messages",
+                          params={"dir": "b", "limit": "100", "filter": '{"types":["m.room.message"]}'})["chunk"]
+        return [(e["event_id"], e["sender"], e["content"].get("body")) for e in reversed(chunk)]
+
+    def joined_members(self, room_id: str) -> set[str]:
+        return set(self.call("GET", f"/rooms/{quote(room_id)}/joined_members")["joined"])
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _chat(room_id: str, first: User, second: User) -> None:
+    """`first` sends two messages, `second` waits for them and answers with two, `first` waits for those;
+    both see all four in that order with the same event IDs and senders, live and in history."""
+    sent = []
+    for i in (1, 2):
+        sent.append((first.send(room_id, f"{i} from {first.user_id}"), first.user_id, f"{i} from {first.user_id}"))
+    got = second.wait_messages(room_id, 2)
+    assert got == sent, (got, sent)
+    for i in (3, 4):
+        sent.append((second.send(room_id, f"{i} from {second.user_id}"), second.user_id,
+                     f"{i} from {second.user_id}"))
+    got = first.wait_messages(room_id, 4)
+    assert got == sent, (got, sent)
+    second.wait_messages(room_id, 4)
+    assert second.messages(room_id) == sent
+    assert first.history(room_id) == sent
+    assert second.history(room_id) == sent
+
+
+def test_chat_with_a_real_synapse_both_ways(tmp_path, database, synapse_py, nginx_bin):
+    import redis
+
+    redis_db = int(os.environ.get("HS_TEST_REDIS_DB", "5"))
+    redis_port = int(os.environ.get("HS_TEST_REDIS_PORT", "6379"))
+    redis.Redis(host="127.0.0.1", port=redis_port, db=redis_db).flushdb()
+    ca = make_test_ca(tmp_path / "ca")
+
+    hs_port, repl_port, fed_port = free_port(), free_port(), free_port()
+    syn_fed_port, syn_client_port = free_port(), free_port()
+    ours_name, theirs_name = f"127.0.0.1:{fed_port}", f"127.0.0.1:{syn_fed_port}"
+
+    ours = tmp_path / "hsproject"
+    ours.mkdir()
+    config = {
+        "server_name": ours_name,
+        "public_baseurl": f"http://127.0.0.1:{hs_port}/",
+        "form_secret": "interop-form-secret",
+        "enable_registration": True,
+        "enable_registration_without_verification": True,
+        "signing_key_path": str(ours / "signing.key"),
+        "media_store_path": str(ours / "media"),
+        "database": {"name": "psycopg2", "args": {"database": database, **_pg()}},
+        "redis": {"enabled": True, "host": "127.0.0.1", "port": redis_port, "dbid": redis_db},
+        "listeners": [{"port": hs_port, "bind_addresses": ["127.0.0.1"], "type": "http", "x_forwarded": True,
+                       "resources": [{"names": ["client", "federation"]}]},
+                      {"port": repl_port, "bind_addresses": ["127.0.0.1"], "type": "http",
+                       "resources": [{"names": ["replication"]}]}],
+        "instance_map": {"main": {"host": "127.0.0.1", "port": repl_port}},
+        "worker_replication_secret": "interop-replication-secret",
+        "send_federation": True,
+        "federation_verify_certificates": True,
+        "federation_custom_ca_list": [str(ca.ca_path)],
+        "ip_range_blacklist": ["0.0.0.0/0", "::/0"],
+        "ip_range_whitelist": ["127.0.0.0/8"],
+        "rc_message": {"per_second": 1000, "burst_count": 1000},
+        "rc_registration": {"per_second": 1000, "burst_count": 1000},
+        "rc_joins": {"local": {"per_second": 1000, "burst_count": 1000},
+                     "remote": {"per_second": 1000, "burst_count": 1000}},
+    }
+    (ours / "homeserver.yaml").write_text(yaml.safe_dump(config))
+    (ours / "celery_federation_sender.yaml").write_text(yaml.safe_dump({
+        "worker_app": "synapse.app.generic_worker", "worker_name": "celery_federation_sender",
+        "worker_listeners": []}))
+    env = {"HS_CONFIG": str(ours / "homeserver.yaml"), "HS_DATA_DIR": str(ours / "data")}
+    manage(["migrate", "--noinput"], env)
+
+    theirs = tmp_path / "synapse"
+    theirs.mkdir()
+    syn_config = synapse_config(theirs, federation_port=syn_fed_port, client_port=syn_client_port,
+                                ca_path=ca.ca_path, cert_path=ca.cert_path, key_path=ca.key_path)
+
+    users: list[User] = []
+    with ExitStack() as stack:
+        our_base = stack.enter_context(running(gunicorn(hs_port, repl_port), env, hs_port, ours / "main.log"))
+        stack.enter_context(_process(
+            [sys.executable, "-m", "celery", "-A", "hsproject", "worker", "-Q", "federation_sender", "-c", "2",
+             "-n", f"fedsender-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle",
+             "--loglevel", "INFO"],
+            {**env, "HS_WORKER_CONFIG": str(ours / "celery_federation_sender.yaml")}, ours / "celery.log"))
+        front_log = ours / "nginx" / "logs" / "error.log"
+        front = stack.enter_context(_process(_tls_front(ours / "nginx", nginx_bin, fed_port, hs_port, ca), {},
+                                             ours / "nginx.out"))
+        _wait_tls(fed_port, ca.ca_path, front, front_log)
+        syn_base = stack.enter_context(running_synapse(synapse_py, theirs, syn_config))
+
+        alice = User(our_base, "alice")
+        bob = User(syn_base, "bob")
+        users += [alice, bob]
+        assert alice.user_id == f"@alice:{ours_name}" and bob.user_id == f"@bob:{theirs_name}"
+        try:
+            # Our room, joined from Synapse through its alias (a federation directory query, then
+            # make_join/send_join against us).
+            room_ours = alice.call("POST", "/createRoom", json={
+                "preset": "public_chat", "room_alias_name": "interop", "name": "hsproject's room"})["room_id"]
+            joined = bob.call("POST", f"/join/{quote('#interop:' + ours_name)}", json={})
+            assert joined["room_id"] == room_ours
+            assert alice.joined_members(room_ours) == bob.joined_members(room_ours) == {alice.user_id, bob.user_id}
+            _chat(room_ours, alice, bob)
+
+            # Synapse's room: an invite over federation, then our remote join.
+            room_theirs = bob.call("POST", "/createRoom", json={"preset": "private_chat", "name": "Synapse's room",
+                                                              "invite": [alice.user_id]})["room_id"]
+            alice.wait(lambda: room_theirs in alice.invites, f"the invite to {room_theirs}")
+            assert alice.call("POST", f"/rooms/{quote(room_theirs)}/join", json={})["room_id"] == room_theirs
+            bob.wait(lambda: alice.user_id in bob.joined_members(room_theirs), "alice's join")
+            assert alice.joined_members(room_theirs) == {alice.user_id, bob.user_id}
+            _chat(room_theirs, bob, alice)
+        except BaseException:
+            for log in (ours / "main.log", ours / "celery.log", theirs / "synapse.log"):
+                if log.exists():
+                    print(f"==== {log.name} (end) ====\n{log.read_text(errors='replace')[-6000:]}")
+            raise
+        finally:
+            for user in users:
+                user.close()

@@ -17,13 +17,12 @@ NOT_YET_IMPLEMENTED: set[str] = {
     # Accounts: 3PIDs, email/MSISDN validation, login tokens, SSO, OAuth metadata, OpenID, admin
     "client-server/add3PID", "client-server/bind3PID", "client-server/delete3pidFromAccount",
     "client-server/generateLoginToken", "client-server/getAccount3PIDs",
-    "client-server/getAdminLockUser", "client-server/getAdminSuspendUser", "client-server/getAuthMetadata",
-    "client-server/getWhoIs", "client-server/post3PIDs", "client-server/redirectToIdP",
+    "client-server/getAuthMetadata",
+    "client-server/post3PIDs", "client-server/redirectToIdP",
     "client-server/redirectToSSO",
     "client-server/requestTokenTo3PIDEmail", "client-server/requestTokenTo3PIDMSISDN",
     "client-server/requestTokenToRegisterEmail", "client-server/requestTokenToRegisterMSISDN",
     "client-server/requestTokenToResetPasswordEmail", "client-server/requestTokenToResetPasswordMSISDN",
-    "client-server/setAdminLockUser", "client-server/setAdminSuspendUser",
     "client-server/unbind3pidFromAccount",
     # Rooms: creation, membership, state, events, aliases, directory, relations, search, reports
     "client-server/inviteBy3PID",

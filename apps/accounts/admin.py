@@ -103,14 +103,15 @@ class DeviceInline(admin.TabularInline):
 
 @admin.register(User)
 class UserAdmin(admin.ModelAdmin):
-    list_display = ("user_id", "admin", "deactivated", "is_guest", "created_at")
-    list_filter = ("admin", "deactivated", "is_guest")
+    list_display = ("user_id", "admin", "deactivated", "locked", "suspended", "is_guest", "created_at")
+    list_filter = ("admin", "deactivated", "locked", "suspended", "is_guest")
     search_fields = ("localpart",)
     ordering = ("localpart",)
-    actions = ("deactivate_users", "reset_passwords")
+    actions = ("deactivate_users", "reset_passwords", "lock_users", "unlock_users", "suspend_users",
+               "unsuspend_users")
     inlines = (DeviceInline,)
-    fields = ("user_id", "admin", "deactivated", "is_guest", "user_type", "displayname", "avatar_url",
-              "appservice_id", "created_at", "last_login")
+    fields = ("user_id", "admin", "deactivated", "locked", "suspended", "is_guest", "user_type", "displayname",
+              "avatar_url", "appservice_id", "created_at", "last_login")
     readonly_fields = ("user_id", "deactivated", "is_guest", "appservice_id", "created_at", "last_login")
 
     def get_form(self, request, obj=None, **kwargs):
@@ -153,6 +154,31 @@ class UserAdmin(admin.ModelAdmin):
             return
         self.message_user(request, f"Deactivated {len(jobs)} user(s); their rooms are left by background "
                                    f"job(s) {', '.join(f'#{j.pk}' for j in jobs)} (see Jobs).", messages.SUCCESS)
+
+    def _set_flag(self, request, queryset, flag: str, value: bool, verb: str) -> None:
+        # As the client-server admin API (apps.accounts.moderation): never yourself, never another admin.
+        targets = queryset.filter(deactivated=False).exclude(pk=request.user.pk)
+        if value:
+            targets = targets.exclude(admin=True)
+        n = targets.update(**{flag: value})
+        self.message_user(request, f"{verb} {n} user(s) (never yourself or, to lock or suspend, another admin).",
+                          messages.SUCCESS)
+
+    @admin.action(description="Lock selected users (every request refused, sessions kept)")
+    def lock_users(self, request, queryset):
+        self._set_flag(request, queryset, "locked", True, "Locked")
+
+    @admin.action(description="Unlock selected users")
+    def unlock_users(self, request, queryset):
+        self._set_flag(request, queryset, "locked", False, "Unlocked")
+
+    @admin.action(description="Suspend selected users (read-only: no joining, inviting, sending)")
+    def suspend_users(self, request, queryset):
+        self._set_flag(request, queryset, "suspended", True, "Suspended")
+
+    @admin.action(description="Unsuspend selected users")
+    def unsuspend_users(self, request, queryset):
+        self._set_flag(request, queryset, "suspended", False, "Unsuspended")
 
     @admin.action(description="Reset password (shows a new random password once)")
     def reset_passwords(self, request, queryset):

@@ -53,17 +53,19 @@ def now_ms() -> int:
 
 
 def authenticate(request: HttpRequest, *, allow_guest: bool = False, allow_deactivated: bool = False,
-                 allow_expired: bool = False) -> Requester:
+                 allow_expired: bool = False, allow_locked: bool = False) -> Requester:
     token = extract_token(request)
     if token is None:
         raise missing_token()
     return authenticate_token(token, request, allow_guest=allow_guest, allow_deactivated=allow_deactivated,
-                              allow_expired=allow_expired)
+                              allow_expired=allow_expired, allow_locked=allow_locked)
 
 
 def authenticate_token(token: str, request: HttpRequest | None = None, *, allow_guest: bool = False,
-                       allow_deactivated: bool = False, allow_expired: bool = False) -> Requester:
-    """`allow_expired` is for `/logout` only: a client may end a session whose token has expired."""
+                       allow_deactivated: bool = False, allow_expired: bool = False,
+                       allow_locked: bool = False) -> Requester:
+    """`allow_expired` and `allow_locked` are for `/logout` only: a client may end a session whose token
+    has expired, or whose account is locked."""
     from apps.appservice.auth import requester_for_as_token
 
     as_requester = requester_for_as_token(token, request)
@@ -80,6 +82,8 @@ def authenticate_token(token: str, request: HttpRequest | None = None, *, allow_
     user = row.user
     if user.deactivated and not allow_deactivated:
         raise unknown_token()
+    if user.locked and not allow_locked:
+        raise locked()
     if user.is_guest and not allow_guest:
         raise MatrixError(Codes.GUEST_ACCESS_FORBIDDEN, "Guest access not allowed", 403)
     if row.refresh_token_id is not None and not row.used:
@@ -87,6 +91,21 @@ def authenticate_token(token: str, request: HttpRequest | None = None, *, allow_
     if request is not None and row.device is not None:
         stores.touch_device(row.device, request)
     return Requester(user=user, device=row.device, access_token=row, is_guest=user.is_guest)
+
+
+def locked() -> MatrixError:
+    # Spec (client-server API, "Account locking"): 401 with soft_logout, so the client keeps its session.
+    return MatrixError(Codes.USER_LOCKED, "This account has been locked", 401, soft_logout=True)
+
+
+def suspended() -> MatrixError:
+    # Spec (client-server API, "Account suspension"): what a suspended account may not do is 403.
+    return MatrixError(Codes.USER_SUSPENDED, "You cannot perform this action while suspended.", 403)
+
+
+def require_not_suspended(user) -> None:
+    if user is not None and getattr(user, "suspended", False):
+        raise suspended()
 
 
 def optional_requester(request: HttpRequest, **kwargs) -> Requester | None:

@@ -29,7 +29,7 @@ from apps.core.errors import Codes, MatrixError
 from apps.core.ids import UserID
 
 from . import lifecycle, stores
-from .auth import Requester
+from .auth import Requester, require_not_suspended
 from .backends import localpart_of
 from .models import Device, User
 
@@ -141,6 +141,11 @@ def login(*, login_type: str, identifier: object, legacy_user: object, medium: o
         raise MatrixError(Codes.FORBIDDEN, _INVALID_LOGIN, 403)
     if user.deactivated:
         raise MatrixError(Codes.USER_DEACTIVATED, "This account has been deactivated", 403)
+    if user.locked:
+        # Spec: a locked account cannot obtain a new access token until it is unlocked.
+        from .auth import locked
+
+        raise locked()
     ratelimit.check(f"login-account:{key}", hs.rc_login_account)
 
     session = lifecycle.issue_session(user, device_id=device_id, display_name=display_name,
@@ -378,6 +383,7 @@ def _clean_profile_value(key_name: str, value: object) -> str | None:
 
 
 def set_profile_field(requester: Requester, user_id: str, key_name: str, value: object) -> None:
+    require_not_suspended(requester.user)
     user = _profile_target_for_write(requester, user_id, key_name)
     stores.set_profile_fields(user, **{key_name: _clean_profile_value(key_name, value)})
     _profile_changed(user)
@@ -390,6 +396,7 @@ def _profile_changed(user: User) -> None:
 
 
 def delete_profile_field(requester: Requester, user_id: str, key_name: str) -> None:
+    require_not_suspended(requester.user)
     check_profile_key(key_name)
     if key_name not in PROFILE_FIELDS:
         # Nothing else is ever stored, so it does not exist: the spec's 200. Permission still applies.

@@ -94,6 +94,10 @@ def refresh_session(refresh_token: str) -> IssuedSession | None:
            .filter(token_hash=token_hash(refresh_token)).first())
     if row is None or row.user.deactivated:
         return None
+    if row.user.locked:
+        from .auth import locked
+
+        raise locked()  # spec: no new access token for a locked account (its refresh token stays valid)
     now = now_ms()
     if (row.expiry_ts is not None and row.expiry_ts < now) or (
             row.ultimate_session_expiry_ts is not None and row.ultimate_session_expiry_ts < now):

@@ -31,6 +31,11 @@ class User(AbstractBaseUser):
     admin = models.BooleanField(default=False, help_text="Server admin: may use the admin API and this console.")
     is_guest = models.BooleanField(default=False)
     deactivated = models.BooleanField(default=False)
+    # Account moderation (client-server API "Account locking" / "Account suspension"): both reversible.
+    # Locked: every request but logout answers 401 M_USER_LOCKED, and no new token is issued.
+    locked = models.BooleanField(default=False, help_text="Locked: no use of the account until unlocked.")
+    # Suspended: may read, leave and log out, not join, invite, send or change the profile.
+    suspended = models.BooleanField(default=False, help_text="Suspended: read-only until unsuspended.")
     user_type = models.CharField(max_length=32, null=True, blank=True)
     displayname = models.CharField(max_length=512, null=True, blank=True)
     avatar_url = models.CharField(max_length=512, null=True, blank=True)

@@ -1,7 +1,7 @@
 """Routing-table rows of this app (see hsproject/routing.py)."""
 from hsproject.routing import CLIENT_ALL, CLIENT_R0, Route
 
-from . import views, views_registration
+from . import views, views_moderation, views_registration
 
 # Creating, renaming or deleting a device moves the `device_lists` stream (apps.e2ee), which main writes:
 # such requests reaching another process are relayed to main (apps.streams.relay).
@@ -37,6 +37,16 @@ ROUTES += [
     Route(f"^/_matrix/client/{CLIENT_ALL}/profile/(?P<user_id>[^/]+)$", GET=views.GetUserProfileView),
     Route(f"^/_matrix/client/{CLIENT_ALL}/profile/(?P<user_id>[^/]+)/(?P<key_name>[^/]+)$",
           GET=views.GetProfileFieldView, PUT=views.SetProfileFieldView, DELETE=views.DeleteProfileFieldView),
+]
+
+# server administration through the client-server API (a locked account is refused everywhere at once
+# because authentication reads the flag from the user's row; no stream to write)
+ROUTES += [
+    Route(f"^/_matrix/client/{CLIENT_R0}/admin/whois/(?P<user_id>[^/]+)$", GET=views_moderation.GetWhoIsView),
+    Route("^/_matrix/client/v1/admin/lock/(?P<user_id>[^/]+)$", GET=views_moderation.GetAdminLockUserView,
+          PUT=views_moderation.SetAdminLockUserView),
+    Route("^/_matrix/client/v1/admin/suspend/(?P<user_id>[^/]+)$", GET=views_moderation.GetAdminSuspendUserView,
+          PUT=views_moderation.SetAdminSuspendUserView),
 ]
 
 # internal: the device_lists writer's side of the stale-device job (apps.accounts.housekeeping)

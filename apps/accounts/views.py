@@ -92,8 +92,9 @@ class LogoutView(Endpoint):
     operation_id = "logout"
 
     def handle(self, request, **kwargs):
-        # As Synapse: a session may be ended with an expired token, and guests may log out.
-        requester = authenticate(request, allow_guest=True, allow_expired=True)
+        # As Synapse: a session may be ended with an expired token, and guests may log out; so may a
+        # locked account (spec: logout is what a locked account can still do).
+        requester = authenticate(request, allow_guest=True, allow_expired=True, allow_locked=True)
         handlers.logout(requester)
         return {}
 
@@ -104,7 +105,7 @@ class LogoutAllView(Endpoint):
     operation_id = "logout_all"
 
     def handle(self, request, **kwargs):
-        requester = authenticate(request, allow_guest=True, allow_expired=True)
+        requester = authenticate(request, allow_guest=True, allow_expired=True, allow_locked=True)
         handlers.logout_all(requester)
         return {}
 

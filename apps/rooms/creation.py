@@ -86,6 +86,22 @@ def build_event(*, rv: RoomVersion, room_id: str | None, sender: str, event_dict
     return Event(pdu, rv, internal=InternalMetadata(txn_id=txn_id, device_id=device_id))
 
 
+def _check_suspended_may_send(sender: str, room_id: str | None, event_dict: dict[str, Any]) -> None:
+    """Spec (client-server API, "Account suspension"): a suspended account may leave rooms, reject
+    invites and redact its own events; anything else it would send is 403 M_USER_SUSPENDED."""
+    from apps.accounts.auth import suspended
+
+    etype, content = event_dict.get("type"), event_dict.get("content") or {}
+    if etype == "m.room.member" and event_dict.get("state_key") == sender and content.get("membership") == "leave":
+        return
+    if etype == "m.room.redaction":
+        redacts = event_dict.get("redacts") or content.get("redacts")
+        target = stores.get_event(redacts) if isinstance(redacts, str) else None
+        if target is not None and target.sender == sender and target.room_id == room_id:
+            return
+    raise suspended()
+
+
 def create_local_event(requester: Any, room_id: str | None, event_dict: dict[str, Any], txn_id: str | None = None,
                        *, room_version: RoomVersion | None = None) -> tuple[Event, int | None]:
     """Build, check and persist an event sent by `requester` (a `Requester`, or a user ID string).
@@ -93,6 +109,8 @@ def create_local_event(requester: Any, room_id: str | None, event_dict: dict[str
     For `m.room.create`, `room_id` is None in v12 (the room is named after the event) and
     `room_version` says which version to create. Returns the event and its stream position."""
     sender = requester if isinstance(requester, str) else requester.user_id
+    if not isinstance(requester, str) and getattr(getattr(requester, "user", None), "suspended", False):
+        _check_suspended_may_send(sender, room_id, event_dict)
     if event_dict.get("type") == "m.room.canonical_alias" and event_dict.get("state_key") == "" and room_id:
         from .aliases import check_canonical_alias
 

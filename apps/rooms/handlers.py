@@ -273,8 +273,10 @@ def join_room(requester, room_id: str, servers: list[str] = ()) -> str:
     """POST /rooms/{roomId}/join and /join/{roomIdOrAlias}. A room this server is not in (or a remote
     alias) is joined over federation (`apps.federation.remote_join`), through `servers` (the client's
     `via` / `server_name`) and the servers the room ID, alias or a pending invite name."""
+    from apps.accounts.auth import require_not_suspended
     from apps.federation import remote_join
 
+    require_not_suspended(getattr(requester, "user", None))  # a remote join sends nothing from here
     servers = list(servers)
     if not room_id.startswith("!"):
         from .aliases import parse_alias, room_id_for
@@ -303,6 +305,9 @@ def join_room(requester, room_id: str, servers: list[str] = ()) -> str:
 
 def invite_user(requester, room_id: str, user_id: str, reason: str | None = None) -> None:
     """POST /rooms/{roomId}/invite."""
+    from apps.accounts.auth import require_not_suspended
+
+    require_not_suspended(getattr(requester, "user", None))
     target = str(UserID.parse(user_id))
     _room_or_404(room_id)
     content = dict(_invitee_profile(target))

@@ -124,8 +124,10 @@ def knock(requester, room_id_or_alias: str, reason: str | None = None, servers: 
     is knocked on over federation (`apps.federation.remote_knock`, make_knock / send_knock) through
     `servers` (the client's `via` / `server_name`) and the servers the alias or room ID name. Returns
     the room ID."""
+    from apps.accounts.auth import require_not_suspended
     from apps.federation import remote_join, remote_knock
 
+    require_not_suspended(getattr(requester, "user", None))  # a remote knock sends nothing from here
     servers = list(servers)
     if room_id_or_alias.startswith("#"):
         alias = aliases.parse_alias(room_id_or_alias)

@@ -69,6 +69,10 @@ def redact_event(requester, room_id: str, event_id: str, txn_id: str, reason: st
     if target is None or target.room_id != room_id or target.internal.outlier or target.rejected:
         # Also for an event of another room: a redaction never crosses rooms.
         raise MatrixError(Codes.NOT_FOUND, "Event not found in this room", 404)
+    if target.sender != requester.user_id:
+        from apps.accounts.auth import require_not_suspended
+
+        require_not_suspended(getattr(requester, "user", None))  # spec: only its own events while suspended
     rv = target.room_version
     authorised = _has_redact_power(requester.user_id, room_id, rv)
     if target.sender != requester.user_id and not authorised:

@@ -26,3 +26,20 @@ def writers_of(stream: str) -> tuple[str, ...]:
 
 def is_background_instance() -> bool:
     return settings.HS.workers.run_background_tasks_on == name()
+
+
+def listeners() -> tuple:
+    """This process's listeners: `listeners` for the main process, its worker file's `worker_listeners`
+    for any other."""
+    from hsproject.proxy.plan import MAIN_APPS
+
+    hs = settings.HS
+    return hs.listeners if hs.workers.worker_app in MAIN_APPS else hs.workers.worker_listeners
+
+
+def listener_on(port: int):
+    """The listener of this process bound to `port`, or None (a test client, an unknown port)."""
+    for listener in listeners():
+        if listener.port == port:
+            return listener
+    return None

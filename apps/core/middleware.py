@@ -9,6 +9,7 @@ thread; one sync-only middleware would make Django run each request's chain in a
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -100,6 +101,33 @@ class RequestIdMiddleware(_Middleware):
 
     def done(self, request: HttpRequest) -> None:
         request_ids.clear()
+
+
+class ClientAddressMiddleware(_Middleware):
+    """Synapse's `x_forwarded` listener option: behind a reverse proxy, the client's address (for rate
+    limits, devices' last-seen IP, URL-preview and report records) is what the proxy says, in
+    X-Forwarded-For, on a listener marked so; elsewhere the header is ignored, since a client may write it.
+
+    The right-most entry is taken: it is the address the proxy itself saw, while entries to its left come
+    from the request as the client sent it. (The ASGI server already trusts the header from loopback
+    peers, gunicorn's `--forwarded-allow-ips`, which covers a proxy on the same host.)"""
+
+    def before(self, request: HttpRequest) -> None:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+        if not forwarded:
+            return None
+        try:
+            listener = instance.listener_on(int(request.META.get("SERVER_PORT") or 0))
+        except ValueError:
+            return None
+        if listener is None or not listener.x_forwarded:
+            return None
+        candidate = forwarded.rsplit(",", 1)[-1].strip()
+        try:
+            request.META["REMOTE_ADDR"] = str(ipaddress.ip_address(candidate))
+        except ValueError:
+            pass  # not an address: keep the peer's
+        return None
 
 
 class EncodedSlashMiddleware(_Middleware):

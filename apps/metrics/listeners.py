@@ -19,15 +19,15 @@ import logging
 from django.conf import settings
 from django.http import HttpRequest
 
+from hsproject import instance
 from hsproject.proxy.plan import MAIN_APPS
 
 logger = logging.getLogger(__name__)
 
 def own_listeners(hs=None) -> tuple:
-    hs = hs or settings.HS
-    if hs.workers.worker_app in MAIN_APPS:
-        return hs.listeners
-    return hs.workers.worker_listeners
+    if hs is None:
+        return instance.listeners()
+    return hs.listeners if hs.workers.worker_app in MAIN_APPS else hs.workers.worker_listeners
 
 
 def metrics_ports(hs=None) -> set[int]:

@@ -98,6 +98,7 @@ def django_settings(hs: HomeserverConfig) -> dict[str, Any]:
             *discovered_apps(),
         ],
         "MIDDLEWARE": [
+            "apps.core.middleware.ClientAddressMiddleware",
             "apps.core.middleware.RequestIdMiddleware",
             "apps.core.middleware.CorsMiddleware",
             "apps.core.middleware.MatrixErrorMiddleware",

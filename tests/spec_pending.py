@@ -44,6 +44,7 @@ EXTRA_OPERATIONS: set[str] = {
     "replication_write_receipt",  # POST /_hs/replication/receipts/write (internal, between processes)
     "replication_delete_stale_devices",  # POST /_hs/replication/accounts/delete_stale_devices (internal)
     "replication_remote_device_list_change",  # POST /_hs/replication/e2ee/remote_device_list_change (internal)
+    "replication_to_device_remote",  # POST /_hs/replication/to_device/remote (internal, between processes)
     "synapse_admin_register_nonce",  # GET /_synapse/admin/v1/register (shared-secret registration nonce)
     "synapse_admin_register",  # POST /_synapse/admin/v1/register (shared-secret registration)
     "pusher_email_unsubscribe",  # GET/POST /_matrix/client/unstable/pushers/remove (notification emails' link)

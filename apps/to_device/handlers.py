@@ -8,7 +8,9 @@ dropped. Idempotent per (sender, sender's device, txn id): a retry sends nothing
 
 Remote recipients: handed to the federation sender (`_remote_messages`: one `m.direct_to_device` EDU
 per destination, spec: server-server API, "Send-to-device messaging"; the message_id is derived from the
-sender's device and txn id, so a retried EDU is recognised). Inbound EDUs come in through `receive_remote`.
+sender's device and txn id, so a retried EDU is recognised). Inbound EDUs: `on_direct_to_device_edu`, the
+federation app's handler of the EDU type (registered in apps.py), queues them through `receive_remote` on
+the `to_device` writer (from another instance, over its internal replication endpoint).
 """
 from __future__ import annotations
 
@@ -94,6 +96,33 @@ def receive_remote(origin: str, sender: str, message_type: str, message_id: str,
     if stores.txn_seen(sender, origin, message_id):
         return
     _queue_local(sender, origin, message_id, message_type, local)
+
+
+REPLICATION_REMOTE_PATH = "/to_device/remote"
+
+
+def on_direct_to_device_edu(origin: str, content: dict) -> None:
+    """An `m.direct_to_device` EDU in a transaction from `origin`: `{sender, type, message_id, messages}`.
+    A malformed one is dropped (EDUs are not retried one by one); on an instance that does not write the
+    `to_device` stream (a federation worker) it is queued by the writer."""
+    sender, message_type = content.get("sender"), content.get("type")
+    message_id, messages = content.get("message_id"), content.get("messages")
+    if not all(isinstance(v, str) for v in (sender, message_type, message_id)) or not isinstance(messages, dict):
+        logger.info("malformed m.direct_to_device from %s: dropped", origin)
+        return
+    from hsproject import instance
+
+    try:
+        if instance.writes(stores.STREAM):
+            receive_remote(origin, sender, message_type, message_id, messages)
+        else:
+            from apps.streams.replication_http import call_instance
+
+            call_instance(instance.writers_of(stores.STREAM)[0], REPLICATION_REMOTE_PATH, {
+                "origin": origin, "sender": sender, "type": message_type, "message_id": message_id,
+                "messages": messages})
+    except MatrixError as e:  # messages that are not a map of user IDs to device IDs to objects
+        logger.info("m.direct_to_device from %s dropped: %s", origin, e)
 
 
 def _queue_local(sender: str, sender_key: str, txn_id: str, message_type: str,

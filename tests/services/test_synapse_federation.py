@@ -4,15 +4,17 @@ a test CA that both sides trust and nothing else.
 
 Ours: gunicorn (main) on PostgreSQL and Redis, `celery -A hsproject worker -Q federation_sender` sending,
 and nginx terminating TLS in front of the federation port, as a deployment would. Synapse: one process
-on SQLite, serving TLS itself on its federation listener.
+on SQLite, serving TLS itself on its federation listener. Both are started once for the module; each
+test registers its own pair of users.
 
-A user on our side creates a public room; the Synapse user joins it through its alias; both chat.
-Then the Synapse user creates a room and invites ours, who joins over federation; both chat. Each side
-sees the other's messages through /sync, in the order they were sent, from the right senders, with the
-same event IDs, and both servers' histories agree.
+- Chat: a user on our side creates a public room; the Synapse user joins it through its alias; both
+  chat. Then the Synapse user creates a room and invites ours, who joins over federation; both chat.
+  Each side sees the other's messages through /sync, in the order they were sent, from the right
+  senders, with the same event IDs, and both servers' histories agree.
+- EDUs: typing notifications, read receipts and to-device messages, each way.
 
 Synapse is installed into its own virtualenv on first use (about a minute); when that is impossible the
-test is skipped, except with CI=true, where it fails.
+tests are skipped, except with CI=true, where they fail.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import sys
 import time
 import uuid
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -67,7 +70,7 @@ def synapse_py() -> Path:
         _unavailable(f"Synapse could not be installed: {e}")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def nginx_bin() -> str:
     found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
     if found is None:
@@ -75,7 +78,7 @@ def nginx_bin() -> str:
     return found
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def database():
     name = f"hs_synapse_interop_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(dbname="postgres", autocommit=True, **_pg()) as conn:
@@ -156,11 +159,14 @@ class User:
         r = self.http.post(f"{API}/register", json={"username": name, "password": "a long password 1",
                                                       "auth": {"type": "m.login.dummy"}})
         assert r.status_code == 200, r.text
-        self.user_id = r.json()["user_id"]
+        self.user_id, self.device_id = r.json()["user_id"], r.json()["device_id"]
         self.http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
         self.since: str | None = None
         self.seen: dict[str, list[dict]] = {}  # room -> messages in timeline order
         self.invites: set[str] = set()
+        self.typing: dict[str, list[str]] = {}  # room -> user IDs typing, as last told
+        self.receipts: dict[str, dict[str, set[str]]] = {}  # room -> event -> users with an m.read on it
+        self.to_device: list[dict] = []
         self.sync(timeout_ms=0)
 
     def call(self, method: str, path: str, **kwargs) -> dict:
@@ -179,6 +185,14 @@ class User:
             ids = {e["event_id"] for e in known}
             known += [e for e in room.get("timeline", {}).get("events", [])
                       if e["type"] == "m.room.message" and e["event_id"] not in ids]
+            for e in room.get("ephemeral", {}).get("events", []):
+                if e["type"] == "m.typing":
+                    self.typing[room_id] = e["content"]["user_ids"]
+                elif e["type"] == "m.receipt":
+                    for event_id, kinds in e["content"].items():
+                        readers = self.receipts.setdefault(room_id, {}).setdefault(event_id, set())
+                        readers |= set(kinds.get("m.read", {}))
+        self.to_device += body.get("to_device", {}).get("events", [])
         self.invites |= set(body.get("rooms", {}).get("invite", {}))
 
     def wait(self, predicate, what: str):
@@ -232,9 +246,32 @@ def _chat(room_id: str, first: User, second: User) -> None:
     assert second.history(room_id) == sent
 
 
-def test_chat_with_a_real_synapse_both_ways(tmp_path, database, synapse_py, nginx_bin):
+@dataclass
+class Pair:
+    """Our server and Synapse, running, federating with each other."""
+
+    our_base: str
+    our_name: str
+    synapse_base: str
+    synapse_name: str
+    logs: list[Path]
+
+    @contextmanager
+    def logs_on_failure(self):
+        try:
+            yield
+        except BaseException:
+            for log in self.logs:
+                if log.exists():
+                    print(f"==== {log.name} (end) ====\n{log.read_text(errors='replace')[-6000:]}")
+            raise
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory, database, synapse_py, nginx_bin):
     import redis
 
+    tmp_path = tmp_path_factory.mktemp("synapse_interop")
     redis_db = int(os.environ.get("HS_TEST_REDIS_DB", "5"))
     redis_port = int(os.environ.get("HS_TEST_REDIS_PORT", "6379"))
     redis.Redis(host="127.0.0.1", port=redis_port, db=redis_db).flushdb()
@@ -267,6 +304,8 @@ def test_chat_with_a_real_synapse_both_ways(tmp_path, database, synapse_py, ngin
         "federation_custom_ca_list": [str(ca.ca_path)],
         "ip_range_blacklist": ["0.0.0.0/0", "::/0"],
         "ip_range_whitelist": ["127.0.0.0/8"],
+        # Synapse's presence is off (its config): ours too, so that nothing waits on presence.
+        "presence": {"enabled": False},
         "rc_message": {"per_second": 1000, "burst_count": 1000},
         "rc_registration": {"per_second": 1000, "burst_count": 1000},
         "rc_joins": {"local": {"per_second": 1000, "burst_count": 1000},
@@ -284,7 +323,6 @@ def test_chat_with_a_real_synapse_both_ways(tmp_path, database, synapse_py, ngin
     syn_config = synapse_config(theirs, federation_port=syn_fed_port, client_port=syn_client_port,
                                 ca_path=ca.ca_path, cert_path=ca.cert_path, key_path=ca.key_path)
 
-    users: list[User] = []
     with ExitStack() as stack:
         our_base = stack.enter_context(running(gunicorn(hs_port, repl_port), env, hs_port, ours / "main.log"))
         stack.enter_context(_process(
@@ -292,39 +330,77 @@ def test_chat_with_a_real_synapse_both_ways(tmp_path, database, synapse_py, ngin
              "-n", f"fedsender-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle",
              "--loglevel", "INFO"],
             {**env, "HS_WORKER_CONFIG": str(ours / "celery_federation_sender.yaml")}, ours / "celery.log"))
-        front_log = ours / "nginx" / "logs" / "error.log"
         front = stack.enter_context(_process(_tls_front(ours / "nginx", nginx_bin, fed_port, hs_port, ca), {},
                                              ours / "nginx.out"))
-        _wait_tls(fed_port, ca.ca_path, front, front_log)
+        _wait_tls(fed_port, ca.ca_path, front, ours / "nginx" / "logs" / "error.log")
         syn_base = stack.enter_context(running_synapse(synapse_py, theirs, syn_config))
+        yield Pair(our_base, ours_name, syn_base, theirs_name,
+                   [ours / "main.log", ours / "celery.log", theirs / "synapse.log"])
 
-        alice = User(our_base, "alice")
-        bob = User(syn_base, "bob")
-        users += [alice, bob]
-        assert alice.user_id == f"@alice:{ours_name}" and bob.user_id == f"@bob:{theirs_name}"
-        try:
-            # Our room, joined from Synapse through its alias (a federation directory query, then
-            # make_join/send_join against us).
-            room_ours = alice.call("POST", "/createRoom", json={
-                "preset": "public_chat", "room_alias_name": "interop", "name": "hsproject's room"})["room_id"]
-            joined = bob.call("POST", f"/join/{quote('#interop:' + ours_name)}", json={})
-            assert joined["room_id"] == room_ours
-            assert alice.joined_members(room_ours) == bob.joined_members(room_ours) == {alice.user_id, bob.user_id}
-            _chat(room_ours, alice, bob)
 
-            # Synapse's room: an invite over federation, then our remote join.
-            room_theirs = bob.call("POST", "/createRoom", json={"preset": "private_chat", "name": "Synapse's room",
-                                                              "invite": [alice.user_id]})["room_id"]
-            alice.wait(lambda: room_theirs in alice.invites, f"the invite to {room_theirs}")
-            assert alice.call("POST", f"/rooms/{quote(room_theirs)}/join", json={})["room_id"] == room_theirs
-            bob.wait(lambda: alice.user_id in bob.joined_members(room_theirs), "alice's join")
-            assert alice.joined_members(room_theirs) == {alice.user_id, bob.user_id}
-            _chat(room_theirs, bob, alice)
-        except BaseException:
-            for log in (ours / "main.log", ours / "celery.log", theirs / "synapse.log"):
-                if log.exists():
-                    print(f"==== {log.name} (end) ====\n{log.read_text(errors='replace')[-6000:]}")
-            raise
-        finally:
-            for user in users:
-                user.close()
+@pytest.fixture
+def users(pair):
+    """A new user on each side (names unique per test)."""
+    tag = uuid.uuid4().hex[:6]
+    ours, theirs = User(pair.our_base, f"alice_{tag}"), User(pair.synapse_base, f"bob_{tag}")
+    assert ours.user_id == f"@alice_{tag}:{pair.our_name}" and theirs.user_id == f"@bob_{tag}:{pair.synapse_name}"
+    yield ours, theirs
+    ours.close()
+    theirs.close()
+
+
+def _federated_room(pair: Pair, alice: User, bob: User, alias: str) -> str:
+    """A public room of ours that bob (on Synapse) joins through its alias: a federation directory
+    query, then make_join/send_join against us."""
+    room_id = alice.call("POST", "/createRoom", json={
+        "preset": "public_chat", "room_alias_name": alias, "name": "hsproject's room"})["room_id"]
+    joined = bob.call("POST", f"/join/{quote(f'#{alias}:{pair.our_name}')}", json={})
+    assert joined["room_id"] == room_id
+    assert alice.joined_members(room_id) == bob.joined_members(room_id) == {alice.user_id, bob.user_id}
+    return room_id
+
+
+def test_chat_with_a_real_synapse_both_ways(pair, users):
+    alice, bob = users
+    with pair.logs_on_failure():
+        room_ours = _federated_room(pair, alice, bob, "interop")
+        _chat(room_ours, alice, bob)
+
+        # Synapse's room: an invite over federation, then our remote join.
+        room_theirs = bob.call("POST", "/createRoom", json={"preset": "private_chat", "name": "Synapse's room",
+                                                          "invite": [alice.user_id]})["room_id"]
+        alice.wait(lambda: room_theirs in alice.invites, f"the invite to {room_theirs}")
+        assert alice.call("POST", f"/rooms/{quote(room_theirs)}/join", json={})["room_id"] == room_theirs
+        bob.wait(lambda: alice.user_id in bob.joined_members(room_theirs), "alice's join")
+        assert alice.joined_members(room_theirs) == {alice.user_id, bob.user_id}
+        _chat(room_theirs, bob, alice)
+
+
+def test_typing_receipts_and_to_device_with_a_real_synapse(pair, users):
+    alice, bob = users
+    with pair.logs_on_failure():
+        room_id = _federated_room(pair, alice, bob, "ephemeral")
+        _chat(room_id, alice, bob)
+        last_of_alice, last_of_bob = alice.messages(room_id)[1][0], alice.messages(room_id)[3][0]
+
+        # Typing (m.typing EDUs), each way.
+        for typist, watcher in ((bob, alice), (alice, bob)):
+            typist.call("PUT", f"/rooms/{quote(room_id)}/typing/{quote(typist.user_id)}",
+                        json={"typing": True, "timeout": 30000})
+            watcher.wait(lambda: typist.user_id in watcher.typing.get(room_id, ()),
+                         f"{typist.user_id} typing in {room_id}")
+
+        # Read receipts (m.receipt EDUs), each way, on the other's last message.
+        for reader, event_id, watcher in ((alice, last_of_bob, bob), (bob, last_of_alice, alice)):
+            reader.call("POST", f"/rooms/{quote(room_id)}/receipt/m.read/{quote(event_id)}", json={})
+            watcher.wait(lambda: reader.user_id in watcher.receipts.get(room_id, {}).get(event_id, ()),
+                         f"{reader.user_id}'s read receipt on {event_id}")
+
+        # To-device messages (m.direct_to_device EDUs), each way, to one device and to all of them.
+        for sender, recipient, device in ((alice, bob, bob.device_id), (bob, alice, "*")):
+            content = {"hello": f"from {sender.user_id}"}
+            sender.call("PUT", f"/sendToDevice/org.example.interop/{uuid.uuid4().hex}",
+                        json={"messages": {recipient.user_id: {device: content}}})
+            recipient.wait(lambda: any(e["sender"] == sender.user_id and e["type"] == "org.example.interop"
+                                       and e["content"] == content for e in recipient.to_device),
+                           f"the to-device message of {sender.user_id}")

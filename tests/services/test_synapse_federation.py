@@ -12,6 +12,8 @@ test registers its own pair of users.
   Each side sees the other's messages through /sync, in the order they were sent, from the right
   senders, with the same event IDs, and both servers' histories agree.
 - EDUs: typing notifications, read receipts and to-device messages, each way.
+- E2EE: device keys queried and one-time keys claimed across the servers, and a new device's keys
+  announced to the other side (device_lists.changed, then /keys/query), each way.
 
 Synapse is installed into its own virtualenv on first use (about a minute); when that is impossible the
 tests are skipped, except with CI=true, where they fail.
@@ -51,6 +53,7 @@ pytestmark = [
 ]
 
 API = "/_matrix/client/v3"
+PASSWORD = "a long password 1"
 WAIT_S = 30.0
 # Only messages: each side's timeline also holds membership and state, which differ between the two.
 MESSAGES_FILTER = '{"room":{"timeline":{"limit":50,"types":["m.room.message"]},"state":{"lazy_load_members":true}}}'
@@ -154,10 +157,15 @@ def _wait_tls(port: int, ca_path: Path, proc: subprocess.Popen, log: Path) -> No
 class User:
     """One user on one server, with the /sync position it has read to."""
 
-    def __init__(self, base: str, name: str):
+    def __init__(self, base: str, name: str, *, login: bool = False):
+        """Registers `name`, or with `login` logs in to it as a new device."""
         self.http = httpx.Client(base_url=base, timeout=WAIT_S + 30)
-        r = self.http.post(f"{API}/register", json={"username": name, "password": "a long password 1",
-                                                      "auth": {"type": "m.login.dummy"}})
+        if login:
+            r = self.http.post(f"{API}/login", json={"type": "m.login.password", "password": PASSWORD,
+                                                      "identifier": {"type": "m.id.user", "user": name}})
+        else:
+            r = self.http.post(f"{API}/register", json={"username": name, "password": PASSWORD,
+                                                          "auth": {"type": "m.login.dummy"}})
         assert r.status_code == 200, r.text
         self.user_id, self.device_id = r.json()["user_id"], r.json()["device_id"]
         self.http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
@@ -167,6 +175,7 @@ class User:
         self.typing: dict[str, list[str]] = {}  # room -> user IDs typing, as last told
         self.receipts: dict[str, dict[str, set[str]]] = {}  # room -> event -> users with an m.read on it
         self.to_device: list[dict] = []
+        self.device_lists_changed: set[str] = set()
         self.sync(timeout_ms=0)
 
     def call(self, method: str, path: str, **kwargs) -> dict:
@@ -193,6 +202,7 @@ class User:
                         readers = self.receipts.setdefault(room_id, {}).setdefault(event_id, set())
                         readers |= set(kinds.get("m.read", {}))
         self.to_device += body.get("to_device", {}).get("events", [])
+        self.device_lists_changed |= set(body.get("device_lists", {}).get("changed", []))
         self.invites |= set(body.get("rooms", {}).get("invite", {}))
 
     def wait(self, predicate, what: str):
@@ -222,6 +232,38 @@ class User:
 
     def joined_members(self, room_id: str) -> set[str]:
         return set(self.call("GET", f"/rooms/{quote(room_id)}/joined_members")["joined"])
+
+    def upload_keys(self) -> tuple[dict, dict]:
+        """Device keys and one signed one-time key of this device, as a client makes them (an ed25519
+        key signing, a curve25519 identity key); returns (device_keys, one_time_keys) as uploaded."""
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+        from signedjson.key import encode_verify_key_base64, generate_signing_key, get_verify_key
+        from signedjson.sign import sign_json
+        from unpaddedbase64 import encode_base64
+
+        def curve25519() -> str:
+            return encode_base64(X25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+
+        signing = generate_signing_key(self.device_id)  # signs as ed25519:<device_id>
+        device_keys = sign_json({
+            "user_id": self.user_id, "device_id": self.device_id,
+            "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
+            "keys": {f"curve25519:{self.device_id}": curve25519(),
+                     f"ed25519:{self.device_id}": encode_verify_key_base64(get_verify_key(signing))}},
+            self.user_id, signing)
+        one_time_keys = {"signed_curve25519:AAAAAQ": sign_json({"key": curve25519()}, self.user_id, signing)}
+        counts = self.call("POST", "/keys/upload", json={"device_keys": device_keys, "one_time_keys": one_time_keys})
+        assert counts["one_time_key_counts"].get("signed_curve25519") == 1, counts
+        return device_keys, one_time_keys
+
+    def query_keys(self, user_id: str) -> dict:
+        """device ID -> device keys of `user_id` as this user's server answers /keys/query (without the
+        `unsigned` part, which each server fills in its own way)."""
+        body = self.call("POST", "/keys/query", json={"device_keys": {user_id: []}})
+        assert not body.get("failures"), body
+        return {d: {k: v for k, v in keys.items() if k != "unsigned"}
+                for d, keys in body["device_keys"].get(user_id, {}).items()}
 
     def close(self) -> None:
         self.http.close()
@@ -404,3 +446,38 @@ def test_typing_receipts_and_to_device_with_a_real_synapse(pair, users):
             recipient.wait(lambda: any(e["sender"] == sender.user_id and e["type"] == "org.example.interop"
                                        and e["content"] == content for e in recipient.to_device),
                            f"the to-device message of {sender.user_id}")
+
+
+def test_device_keys_across_servers(pair, users):
+    """E2EE key exchange over federation (/user/keys/query, /user/keys/claim) and device-list updates
+    (m.device_list_update EDUs) between users who share a room, each way."""
+    alice, bob = users
+    with pair.logs_on_failure():
+        _federated_room(pair, alice, bob, "keys")
+        uploaded = {alice.user_id: alice.upload_keys(), bob.user_id: bob.upload_keys()}
+
+        for asker, owner in ((alice, bob), (bob, alice)):
+            device_keys, one_time_keys = uploaded[owner.user_id]
+            assert asker.query_keys(owner.user_id) == {owner.device_id: device_keys}
+            claimed = asker.call("POST", "/keys/claim", json={
+                "one_time_keys": {owner.user_id: {owner.device_id: "signed_curve25519"}}})
+            assert not claimed.get("failures"), claimed
+            assert claimed["one_time_keys"] == {owner.user_id: {owner.device_id: one_time_keys}}
+
+        # A new device with keys: the other side is told (device_lists.changed) and then sees both.
+        for owner, watcher in ((alice, bob), (bob, alice)):
+            base = pair.our_base if owner is alice else pair.synapse_base
+            watcher.sync(timeout_ms=0)
+            watcher.device_lists_changed.clear()  # what the join itself reported is read
+            second = User(base, owner.user_id, login=True)
+            try:
+                second_keys, _ = second.upload_keys()
+                expected = {owner.device_id: uploaded[owner.user_id][0], second.device_id: second_keys}
+                watcher.wait(lambda: owner.user_id in watcher.device_lists_changed,
+                             f"{owner.user_id} in device_lists.changed")
+                # Told of a change, a client asks again; the change may have been the login (a device
+                # without keys yet) and the keys come in a second update.
+                watcher.wait(lambda: watcher.query_keys(owner.user_id) == expected,
+                             f"both devices of {owner.user_id}")
+            finally:
+                second.close()

@@ -14,6 +14,8 @@ test registers its own pair of users.
 - EDUs: typing notifications, read receipts and to-device messages, each way.
 - E2EE: device keys queried and one-time keys claimed across the servers, and a new device's keys
   announced to the other side (device_lists.changed, then /keys/query), each way.
+- State: power levels given on our side let Synapse's user rename our room (refused before), the new
+  name applied here; redactions from each side reach the other; leaving a room of the other server.
 
 Synapse is installed into its own virtualenv on first use (about a minute); when that is impossible the
 tests are skipped, except with CI=true, where they fail.
@@ -204,6 +206,13 @@ class User:
         self.to_device += body.get("to_device", {}).get("events", [])
         self.device_lists_changed |= set(body.get("device_lists", {}).get("changed", []))
         self.invites |= set(body.get("rooms", {}).get("invite", {}))
+
+    def poll(self, predicate, what: str):
+        """Waits for `predicate`, a question to the server other than /sync, asked again and again."""
+        deadline = time.monotonic() + WAIT_S
+        while not predicate():
+            assert time.monotonic() < deadline, f"{self.user_id} waited {WAIT_S}s for {what}"
+            time.sleep(0.1)
 
     def wait(self, predicate, what: str):
         deadline = time.monotonic() + WAIT_S
@@ -413,7 +422,7 @@ def test_chat_with_a_real_synapse_both_ways(pair, users):
                                                           "invite": [alice.user_id]})["room_id"]
         alice.wait(lambda: room_theirs in alice.invites, f"the invite to {room_theirs}")
         assert alice.call("POST", f"/rooms/{quote(room_theirs)}/join", json={})["room_id"] == room_theirs
-        bob.wait(lambda: alice.user_id in bob.joined_members(room_theirs), "alice's join")
+        bob.poll(lambda: alice.user_id in bob.joined_members(room_theirs), "alice's join")
         assert alice.joined_members(room_theirs) == {alice.user_id, bob.user_id}
         _chat(room_theirs, bob, alice)
 
@@ -477,7 +486,60 @@ def test_device_keys_across_servers(pair, users):
                              f"{owner.user_id} in device_lists.changed")
                 # Told of a change, a client asks again; the change may have been the login (a device
                 # without keys yet) and the keys come in a second update.
-                watcher.wait(lambda: watcher.query_keys(owner.user_id) == expected,
+                watcher.poll(lambda: watcher.query_keys(owner.user_id) == expected,
                              f"both devices of {owner.user_id}")
             finally:
                 second.close()
+
+
+def _state(user: User, room_id: str, event_type: str, state_key: str = "") -> dict:
+    return user.call("GET", f"/rooms/{quote(room_id)}/state/{event_type}/{quote(state_key)}")
+
+
+def _redacted(user: User, room_id: str, event_id: str) -> bool:
+    event = user.call("GET", f"/rooms/{quote(room_id)}/event/{quote(event_id)}")
+    return event["content"] == {} and "redacted_because" in event.get("unsigned", {})
+
+
+def test_power_levels_state_redactions_and_leaving_across_servers(pair, users):
+    """State sent on one server is authorised and applied on the other: our user gives Synapse's user
+    power, who then renames our room; redactions from each side reach the other; leaving a room of the
+    other server is seen there. Then the same in Synapse's room."""
+    alice, bob = users
+    with pair.logs_on_failure():
+        room_ours = _federated_room(pair, alice, bob, "state")
+        _chat(room_ours, alice, bob)
+        (alice_msg, _, _), _, (bob_msg, _, _), _ = alice.messages(room_ours)
+
+        levels = _state(alice, room_ours, "m.room.power_levels")
+        refused = bob.http.put(f"{API}/rooms/{quote(room_ours)}/state/m.room.name/",
+                               json={"name": "renamed on Synapse"})
+        assert refused.status_code == 403, refused.text  # Synapse applies our room's power levels
+        alice.call("PUT", f"/rooms/{quote(room_ours)}/state/m.room.power_levels/",
+                   json={**levels, "users": {**levels.get("users", {}), bob.user_id: 50}})
+        bob.poll(lambda: _state(bob, room_ours, "m.room.power_levels").get("users", {}).get(bob.user_id) == 50,
+                 "bob's power level")
+        bob.call("PUT", f"/rooms/{quote(room_ours)}/state/m.room.name/", json={"name": "renamed on Synapse"})
+        alice.poll(lambda: _state(alice, room_ours, "m.room.name") == {"name": "renamed on Synapse"},
+                   "the new room name")
+
+        # Each redacts their own message; both servers show both redacted.
+        alice.call("PUT", f"/rooms/{quote(room_ours)}/redact/{quote(alice_msg)}/{uuid.uuid4().hex}", json={})
+        bob.call("PUT", f"/rooms/{quote(room_ours)}/redact/{quote(bob_msg)}/{uuid.uuid4().hex}", json={})
+        for user in (alice, bob):
+            for event_id in (alice_msg, bob_msg):
+                user.poll(lambda: _redacted(user, room_ours, event_id), f"{event_id} redacted")
+
+        # Bob leaves our room (a membership event sent from Synapse).
+        bob.call("POST", f"/rooms/{quote(room_ours)}/leave", json={})
+        alice.poll(lambda: alice.joined_members(room_ours) == {alice.user_id}, "bob's leave")
+
+        # Synapse's room: alice invited, joins, leaves (a membership event sent from here).
+        room_theirs = bob.call("POST", "/createRoom", json={"preset": "private_chat",
+                                                          "invite": [alice.user_id]})["room_id"]
+        alice.wait(lambda: room_theirs in alice.invites, f"the invite to {room_theirs}")
+        alice.call("POST", f"/rooms/{quote(room_theirs)}/join", json={})
+        bob.poll(lambda: alice.user_id in bob.joined_members(room_theirs), "alice's join")
+        alice.call("POST", f"/rooms/{quote(room_theirs)}/leave", json={})
+        bob.poll(lambda: bob.joined_members(room_theirs) == {bob.user_id}, "alice's leave")
+        assert _state(bob, room_theirs, "m.room.member", alice.user_id)["membership"] == "leave"

@@ -30,4 +30,4 @@ bench: $(STAMP)
 	for b in send fanout initial_sync idle_syncs; do $(PY) bench/$$b.py || exit 1; done
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) .venv-synapse data

@@ -19,3 +19,8 @@ class E2EEConfig(AppConfig):
         from . import remote_devices
         register_edu_handler("m.device_list_update", remote_devices.on_device_list_update)
         register_edu_handler("m.signing_key_update", remote_devices.on_signing_key_update)
+        # A join that makes another server share a room with local users sends it their device lists.
+        from apps.rooms.persister import on_event_persisting
+
+        from .federation_updates import queue_for_new_servers
+        on_event_persisting(queue_for_new_servers)

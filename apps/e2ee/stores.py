@@ -12,6 +12,7 @@ from canonicaljson import encode_canonical_json
 from django.db import IntegrityError, transaction
 from django.core.cache import cache
 from django.db.models import Count, F, IntegerField, Max, Q, Value
+from django.db.models.functions import StrIndex, Substr
 
 from apps.rooms.models import EventRow, RoomMembership
 
@@ -281,6 +282,17 @@ def last_device_update_id(user_id: str, before: int | None = None) -> int:
     return rows.aggregate(m=Max("id"))["m"] or 0
 
 
+def last_device_update_ids(user_ids: Iterable[str]) -> dict[tuple[str, str], int]:
+    """(user_id, device_id) -> the row id of that device's last change, for every device (existing or
+    deleted) of these users that has one."""
+    users = list(user_ids)
+    if not users:
+        return {}
+    return {(u, d): m for u, d, m in DeviceListChange.objects.filter(
+        user_id__in=users, visible_to__isnull=True, device_id__isnull=False)
+        .values("user_id", "device_id").annotate(m=Max("id")).values_list("user_id", "device_id", "m")}
+
+
 # --- membership reads (rooms tables, read-only) ----------------------------------------------------------
 
 _VISIBLE = Q(outlier=False, rejected_reason__isnull=True, soft_failed=False)
@@ -320,6 +332,48 @@ def remote_users_sharing_rooms(user_ids: Iterable[str], server_name: str) -> set
                                                user_id__endswith=":" + server_name)
                  .values_list("room_id", flat=True).distinct())
     return {u for u, r in pairs if r in shared}
+
+
+def membership_event_id(room_id: str, user_id: str) -> str | None:
+    """The event of the user's current membership of the room, when it is a join."""
+    return (RoomMembership.objects.filter(room_id=room_id, user_id=user_id, membership="join")
+            .values_list("event_id", flat=True).first())
+
+
+def _server_part():
+    # Everything after the first colon of the user ID (apps.core.ids.server_name_of), computed by the
+    # database so that a large room answers with its few distinct servers, not all its members.
+    return Substr("user_id", StrIndex("user_id", Value(":")) + 1)
+
+
+def servers_in_rooms(room_ids) -> set[str]:
+    """The servers with a member joined to one of `room_ids` (a list or a subquery of room ids)."""
+    return set(RoomMembership.objects.filter(room_id__in=room_ids, membership="join")
+               .annotate(server=_server_part()).values_list("server", flat=True).distinct())
+
+
+def servers_sharing_other_rooms(user_id: str, room_id: str) -> set[str]:
+    """The servers with a member joined to a room that `user_id` is joined to, `room_id` left out."""
+    rooms = (RoomMembership.objects.filter(user_id=user_id, membership="join").exclude(room_id=room_id)
+             .values("room_id"))
+    return servers_in_rooms(rooms)
+
+
+def local_members_new_to_server(room_id: str, joiner: str, server: str, local_server: str) -> list[str]:
+    """The users of `local_server` joined to `room_id` who share no room with a user of `server` but
+    `joiner` (who has just joined `room_id`): those whose device lists `server` has not been receiving."""
+    local = list(RoomMembership.objects.filter(room_id=room_id, membership="join",
+                                               user_id__endswith=":" + local_server)
+                 .values_list("user_id", flat=True))
+    if not local:
+        return []
+    their_rooms = (RoomMembership.objects
+                   .filter(room_id__in=RoomMembership.objects.filter(user_id__in=local, membership="join")
+                           .values("room_id"), membership="join", user_id__endswith=":" + server)
+                   .exclude(room_id=room_id, user_id=joiner).values("room_id"))
+    sharing = set(RoomMembership.objects.filter(user_id__in=local, membership="join", room_id__in=their_rooms)
+                  .values_list("user_id", flat=True).distinct())
+    return sorted(set(local) - sharing)
 
 
 def joined_members(room_ids: Iterable[str]) -> set[str]:

@@ -94,10 +94,12 @@ def test_only_servers_sharing_a_room_hear(alice, client_factory, remote, other_r
     login(client_factory, alice)
     assert len(remote.edus(UPDATE)) == 1
     assert other_remote.transactions() == []
-    # Once a user of the other server joins one of alice's rooms, it hears of her next change.
+    # Once a user of the other server joins one of alice's rooms, it hears of her devices (the join sends
+    # it her device list: two devices), and of her next change.
     other_remote.fake.join(lonely, other_remote.user("dan"))
+    assert len(other_remote.edus(UPDATE)) == 2
     login(client_factory, alice)
-    assert len(other_remote.edus(UPDATE)) == 1 and len(remote.edus(UPDATE)) == 2
+    assert len(other_remote.edus(UPDATE)) == 3 and len(remote.edus(UPDATE)) == 2
 
 
 def test_nothing_is_queued_while_sending_is_off(alice, client_factory, remote, shared_room):

@@ -239,6 +239,6 @@ def test_events_of_other_servers_are_not_relayed(alice, remote):
                               state=state_after_join(body, join))
     resp = remote.fake.send_transaction([msg])
     assert resp.status_code == 200 and resp.json_body["pdus"] == {msg.event_id: {}}, resp.json_body
-    assert remote.transactions() == [] and not OutboundPdu.objects.exists()
+    assert remote.pdus() == [] and not OutboundPdu.objects.exists()
     mine = say(alice, room_id, "from here")
     assert [event_id_of(p) for p in remote.pdus()] == [mine]

@@ -11,8 +11,10 @@ What the other server answers is only taken for identifiers of that server: a se
 own users and aliases, never for another's.
 
 A lookup of one thing (profile, alias) turns a refusal of the other server into the Matrix error it
-sent (404 stays 404), and a server that cannot be reached into 502 M_UNKNOWN. Key queries and claims
-keep going: a server that fails is listed under `failures` (the client-server API's shape).
+sent (404 stays 404), and a server that cannot be reached into 502 M_UNKNOWN. Their answers, and their
+404 M_NOT_FOUND refusals, are kept a short while in the shared cache (apps.federation.query_cache).
+Key queries and claims keep going: a server that fails is listed under `failures` (the client-server
+API's shape).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from typing import Any
 from apps.core.errors import Codes, MatrixError
 from apps.core.ids import server_name_of
 
-from . import client
+from . import client, query_cache
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +46,25 @@ def as_matrix_error(e: client.FederationError, what: str) -> MatrixError:
 
 # --- single lookups ------------------------------------------------------------------------------------
 
+def _lookup_error(e: client.FederationError, what: str) -> MatrixError:
+    """`as_matrix_error`, but a 404 M_NOT_FOUND as the answer `query_cache` keeps."""
+    if e.status == 404 and e.errcode == Codes.NOT_FOUND:
+        return query_cache.NotFound(f"{what} not found")
+    return as_matrix_error(e, what)
+
+
 def profile(user_id: str, field: str | None = None) -> dict[str, Any]:
-    """The profile of a user of another server (one field of it when `field` is given)."""
+    """The profile of a user of another server (one field of it when `field` is given), kept a while."""
+    return query_cache.profile(user_id, field, lambda: _fetch_profile(user_id, field))
+
+
+def _fetch_profile(user_id: str, field: str | None) -> dict[str, Any]:
     server = server_name_of(user_id)
     query = {"user_id": user_id, **({"field": field} if field is not None else {})}
     try:
         data = client.get_json(server, "/_matrix/federation/v1/query/profile", query=query, timeout=LOOKUP_TIMEOUT)
     except client.FederationError as e:
-        raise as_matrix_error(e, "Profile") from None
+        raise _lookup_error(e, "Profile") from None
     if not isinstance(data, dict):
         raise MatrixError(Codes.UNKNOWN, f"{server} answered a profile that is not an object", 502)
     if field is not None:
@@ -60,13 +73,17 @@ def profile(user_id: str, field: str | None = None) -> dict[str, Any]:
 
 
 def directory(alias: str) -> dict[str, Any]:
-    """{room_id, servers} of an alias of another server, as that server answers."""
+    """{room_id, servers} of an alias of another server, as that server answers (kept a while)."""
+    return query_cache.directory(alias, lambda: _fetch_directory(alias))
+
+
+def _fetch_directory(alias: str) -> dict[str, Any]:
     server = server_name_of(alias)
     try:
         data = client.get_json(server, "/_matrix/federation/v1/query/directory", query={"room_alias": alias},
                                timeout=LOOKUP_TIMEOUT)
     except client.FederationError as e:
-        raise as_matrix_error(e, f"Room alias {alias}") from None
+        raise _lookup_error(e, f"Room alias {alias}") from None
     room_id = data.get("room_id") if isinstance(data, dict) else None
     servers = data.get("servers") if isinstance(data, dict) else None
     if not isinstance(room_id, str) or not room_id.startswith("!"):

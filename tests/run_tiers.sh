@@ -36,9 +36,9 @@ if ! services_up; then
   exit 0
 fi
 
-# The services tier's multi-process tests (marker `live`: real gunicorn, Celery, nginx processes) spend
-# most of their time waiting on those processes, so they run beside the CPU-bound fast tier, on their
-# own PostgreSQL test database and Redis db; the rest of the services tier runs after.
+# The services tier's multi-process tests (marker `live`: real gunicorn, Celery, nginx, Synapse processes)
+# spend most of their time waiting on those processes, so they run beside the CPU-bound in-process tests
+# (the fast tier, then the rest of the services tier), on their own PostgreSQL test database and Redis db.
 live_log=$(mktemp)
 trap 'rm -f "$live_log"' EXIT
 PG_DB=${HS_TEST_PG_DB:-hsproject_test}
@@ -49,12 +49,15 @@ live_pid=$!
 
 fast_rc=0
 fast_tier "$@" || fast_rc=$?
+services_rc=0
+if [ "$fast_rc" -eq 0 ]; then
+  echo "== services tier (PostgreSQL + Redis) =="
+  HS_TEST_TIER=services "$PY" -m pytest -m "not live" "$@" || services_rc=$?
+fi
 live_rc=0
 wait "$live_pid" || live_rc=$?
-echo "== services tier, multi-process tests (PostgreSQL + Redis; ran beside the fast tier) =="
+echo "== services tier, multi-process tests (PostgreSQL + Redis; ran beside the others) =="
 cat "$live_log"
 [ "$fast_rc" -eq 0 ] || { echo "fast tier failed" >&2; exit "$fast_rc"; }
+[ "$services_rc" -eq 0 ] || { echo "services tier failed" >&2; exit "$services_rc"; }
 [ "$live_rc" -eq 0 ] || { echo "services tier (multi-process tests) failed" >&2; exit "$live_rc"; }
-
-echo "== services tier (PostgreSQL + Redis) =="
-HS_TEST_TIER=services "$PY" -m pytest -m "not live" "$@"

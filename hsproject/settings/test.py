@@ -64,6 +64,10 @@ if TIER != "services":
     # table is locked") while another thread writes the table, whereas a file database in WAL mode lets
     # readers read and makes writers wait (the threads of /sync long-poll tests, the writers' loops).
     DATABASES["default"]["TEST"] = {"NAME": str(_data / "test-run.db")}  # noqa: F821 - set just above
+else:
+    # Tests need no durability: commits do not wait for the WAL to reach the disk, which otherwise makes
+    # the disk, not the CPU, the services tier's bottleneck (every transactional test commits often).
+    DATABASES["default"]["OPTIONS"] = {"options": "-c synchronous_commit=off"}  # noqa: F821
 PASSWORD_HASHERS = ["tests.hashers.FastArgon2PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 LOGGING["root"]["level"] = "WARNING"  # noqa: F821 - defined by django_settings
